@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make platform-up` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export CONTAINERS_CONF := $(CURDIR)/containers.conf
+export PATH := $(CURDIR)/.venv/bin:$(PATH):/usr/local/go/bin
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help platform-up platform-down deps lint unit molecule test build clean
+
+help:
+	@echo "make platform-up    deploy the whole MLflow platform into a local sandbox host"
+	@echo "make platform-down  remove the sandbox host"
+	@echo "make test           lint, unit tests and the Molecule scenarios on real container hosts"
+
+platform-up:
+	@scripts/platform-up.sh
+
+platform-down:
+	@scripts/sandbox.sh down
+
+deps:
+	@scripts/bootstrap.sh
+
+lint: deps
+	ruff check plugins tests molecule
+	ruff format --check plugins tests molecule
+	ansible-lint --profile production
+
+unit: deps
+	pytest -q tests/unit
+
+molecule: deps
+	@scripts/molecule.sh default multi_host
+
+test: lint unit molecule
+
+build: deps
+	ansible-galaxy collection build --force --output-path .cache/dist .
+
+clean:
+	rm -rf .cache

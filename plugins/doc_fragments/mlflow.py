@@ -1,0 +1,58 @@
+# Copyright: Birtha platform team
+# Apache License 2.0 (see LICENSE)
+"""Connection options shared by every birtha.mlflow module that talks to the MLflow API."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  tracking_uri:
+    description:
+      - URL of the MLflow tracking server, for example V(http://mlflow.example.com:5000).
+      - If not set, the E(MLFLOW_TRACKING_URI) environment variable is used.
+    type: str
+    required: true
+  username:
+    description:
+      - User name for MLflow's basic-auth app.
+      - If not set, the E(MLFLOW_TRACKING_USERNAME) environment variable is used.
+    type: str
+  password:
+    description:
+      - Password for O(username).
+      - If not set, the E(MLFLOW_TRACKING_PASSWORD) environment variable is used.
+    type: str
+  token:
+    description:
+      - Bearer token, an alternative to O(username) and O(password).
+      - If not set, the E(MLFLOW_TRACKING_TOKEN) environment variable is used.
+    type: str
+  ca_bundle:
+    description:
+      - CA certificate bundle used to verify the tracking server's TLS certificate.
+      - If not set, the E(MLFLOW_TRACKING_SERVER_CERT_PATH) environment variable is used.
+    type: path
+  validate_certs:
+    description:
+      - Whether to verify the tracking server's TLS certificate. Turn off only for testing.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for each HTTP request to the tracking server.
+    type: int
+    default: 30
+  retries:
+    description:
+      - How many times MLflow's client retries a failed request. Kept low so that a server that does
+        not answer fails the task quickly.
+    type: int
+    default: 2
+requirements:
+  - mlflow-skinny (or mlflow) on the host that runs the module
+notes:
+  - Set the connection options once for all modules with C(module_defaults) and the action group
+    C(group/birtha.mlflow.mlflow).
+"""

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create (up) or remove (down) the local sandbox host: one systemd container with host networking.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+name="${SANDBOX_NAME:-birtha-sandbox}"
+case "${1:-}" in
+  up)
+    if ! podman container exists "$name"; then
+      log "creating the sandbox host $name"
+      podman run -d --name "$name" --hostname "$name" --network host --systemd=always \
+        "$HOST_IMAGE" >/dev/null
+    fi
+    [[ "$(podman inspect -f '{{.State.Running}}' "$name")" == true ]] || podman start "$name" >/dev/null
+    # systemd reports 'running' (or 'degraded') once boot has finished.
+    for _ in $(seq 60); do
+      state="$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)"
+      [[ "$state" == running || "$state" == degraded ]] && exit 0
+      sleep 1
+    done
+    echo "the sandbox host $name did not finish booting (systemd state: ${state:-unknown})" >&2
+    exit 1
+    ;;
+  down)
+    if podman container exists "$name"; then
+      log "removing the sandbox host $name"
+      podman rm -f -t 10 "$name" >/dev/null
+    fi
+    rm -f "$REPO_ROOT/.cache/facts/$name"
+    ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Create or refresh the controller virtualenv (.venv) from the pinned requirement files.
+# A stamp of the requirement files' hash makes a second call a no-op.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+venv="$REPO_ROOT/.venv"
+stamp="$venv/.birtha-requirements"
+want="$(cat "$REPO_ROOT"/requirements.txt "$REPO_ROOT"/requirements-dev.txt | sha256sum | cut -c1-16)"
+if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then exit 0; fi
+python="${PYTHON:-python3.11}"
+command -v "$python" >/dev/null || python=python3
+"$python" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' \
+  || { echo "Python 3.11 or newer is required (ansible-core 2.19); set PYTHON=/path/to/python3.11" >&2; exit 1; }
+log "creating the controller virtualenv in .venv"
+"$python" -m venv "$venv"
+"$venv/bin/pip" install -q --upgrade pip
+"$venv/bin/pip" install -q -r "$REPO_ROOT/requirements.txt" -r "$REPO_ROOT/requirements-dev.txt"
+echo "$want" > "$stamp"
