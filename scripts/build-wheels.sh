@@ -15,5 +15,7 @@ dir="$(mktemp -d "$BIRTHA_CACHE/wheels.XXXXXX")"
 trap 'rm -rf "$dir"' EXIT
 # Hosts run Debian 12's Python 3.11, the same ABI as the controller's, so these wheels install there.
 "$python" -m pip wheel --quiet --wheel-dir "$dir" --requirement "$constraints"
-tar -C "$dir" -cf "$archive.tmp" . && mv "$archive.tmp" "$archive"
+# Only the wheels, no "." entry: unpacking must not change the target directory's mode.
+(cd "$dir" && find . -maxdepth 1 -name "*.whl" -printf "%f\n" | sort | tar -cf "$archive.tmp" -T -)
+mv "$archive.tmp" "$archive"
 echo "$archive"

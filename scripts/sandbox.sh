@@ -6,7 +6,7 @@ case "${1:-}" in
   up)
     if ! podman container exists "$name"; then
       log "creating the sandbox host $name"
-      podman run -d --name "$name" --hostname "$name" --network host --systemd=always \
+      podman run -d --name "$name" --hostname "$name" --add-host "$name:127.0.1.1" --network host --systemd=always \
         "$HOST_IMAGE" >/dev/null
     fi
     [[ "$(podman inspect -f '{{.State.Running}}' "$name")" == true ]] || podman start "$name" >/dev/null
