@@ -27,7 +27,7 @@ lint: deps
 	ansible-lint --profile production
 
 unit: deps
-	pytest -q tests/unit
+	pytest -q tests/unit tests/integration
 
 molecule: deps
 	@scripts/molecule.sh default multi_host

@@ -119,6 +119,7 @@ import traceback
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     MlflowException,
     fail_with_error,
@@ -206,7 +207,9 @@ def prune_probe_runs(client: Any, experiment_id: str, keep: int) -> list[str]:
     if keep <= 0:
         return []
     runs = client.search_runs(
-        [experiment_id], filter_string=f"tags.`{PROBE_TAG}` = 'true'", order_by=["attributes.start_time DESC"],
+        [experiment_id],
+        filter_string=f"tags.`{PROBE_TAG}` = 'true'",
+        order_by=["attributes.start_time DESC"],
         max_results=keep + 50,
     )
     stale = [run.info.run_id for run in runs[keep:]]

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 ENV_FILE = "/etc/mlflow/mlflow.env"
 AUTH_FILE = "/etc/mlflow/basic_auth.ini"
@@ -61,8 +62,7 @@ def roundtrip(name: str) -> dict[str, object]:
     client.set_terminated(run_id)
     back = client.get_run(run_id)
     with tempfile.TemporaryDirectory() as scratch:
-        with open(client.download_artifacts(run_id, "notes/e2e.txt", scratch), encoding="utf-8") as handle:
-            artifact = handle.read()
+        artifact = Path(client.download_artifacts(run_id, "notes/e2e.txt", scratch)).read_text(encoding="utf-8")
     key = back.info.artifact_uri.split(":", 1)[1].lstrip("/") + "/notes/e2e.txt"
     env = server_env()
     s3 = boto3.client(

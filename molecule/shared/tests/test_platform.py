@@ -77,11 +77,13 @@ def test_postgres_listens_only_where_clients_are(host):
 
 def test_pg_hba_admits_only_mlflow_hosts_with_scram(host):
     require_group(host, "mlflow_db")
-    rules = host.run("sudo -u postgres psql -Atc \"select type, database, user_name, address, auth_method "
-                     "from pg_hba_file_rules where type like 'host%'\"")
+    rules = host.run(
+        'sudo -u postgres psql -Atc "select type, database, user_name, address, auth_method '
+        "from pg_hba_file_rules where type like 'host%'\""
+    )
     assert rules.rc == 0, rules.stderr
     for line in rules.stdout.splitlines():
-        kind, databases, users, address, method = line.split("|")
+        _kind, databases, users, address, method = line.split("|")
         if "mlflow" in users:
             assert method == "scram-sha-256", line
             assert address not in ("0.0.0.0", "::", "all", ""), line

@@ -1,0 +1,169 @@
+"""Bad input stops playbooks/validate.yml (platform_up's first step) with a message naming the variable.
+
+Runs the real preflight with ansible-playbook against this machine as a local host in every tier:
+validation only reads (ports, files, checksums), so nothing is changed on the machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SANDBOX_VARS = REPO_ROOT / "inventories" / "sandbox" / "group_vars" / "all"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-host inventory: this machine, local connection, in every tier, wired like the sandbox."""
+    root = tmp_path_factory.mktemp("inventory") / "local"
+    (root / "group_vars" / "all").mkdir(parents=True)
+    for name in ("platform.yml", "secrets.yml"):
+        shutil.copy(SANDBOX_VARS / name, root / "group_vars" / "all" / name)
+    groups = {group: {"hosts": {"localhost": {}}} for group in ("mlflow_db", "mlflow_artifacts", "mlflow_tracking")}
+    hosts = {
+        "all": {
+            "hosts": {
+                "localhost": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                    "ansible_become": False,
+                }
+            },
+            "children": groups,
+        }
+    }
+    (root / "hosts.yml").write_text(json.dumps(hosts))
+    return root
+
+
+@pytest.fixture(scope="module")
+def fake_binaries(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Stand-ins for the MinIO binaries: validation only checks that they exist and their checksums."""
+    directory = tmp_path_factory.mktemp("minio")
+    for name in ("minio", "mc"):
+        (directory / name).write_bytes(f"#!/bin/sh\necho {name}\n".encode())
+        (directory / name).chmod(0o755)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def base_vars(fake_binaries: Path) -> dict[str, object]:
+    return {
+        "platform_db_port": free_port(),
+        "platform_minio_port": free_port(),
+        "minio_server_console_port": free_port(),
+        "platform_mlflow_port": free_port(),
+        "minio_server_binary_src": str(fake_binaries / "minio"),
+        "minio_server_mc_src": str(fake_binaries / "mc"),
+    }
+
+
+def run_validate(inventory: Path, extra: dict[str, object], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    # Extra vars go through a 0600 file, as secrets would.
+    extra_file = tmp_path / "extra.json"
+    extra_file.write_text(json.dumps(extra))
+    extra_file.chmod(0o600)
+    env = dict(
+        os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_CACHE_PLUGIN="memory"
+    )
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(inventory / "hosts.yml"),
+            str(REPO_ROOT / "playbooks" / "validate.yml"),
+            "-e",
+            f"@{extra_file}",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    """A port some other program holds."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def test_valid_input_passes_and_changes_nothing(inventory, base_vars, tmp_path):
+    result = run_validate(inventory, base_vars, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"minio_server_root_password": "minioadmin"}, "minio_server_root_password"),
+        ({"minio_server_root_user": "minioadmin", "minio_server_root_password": "minioadmin"}, "minioadmin"),
+        ({"minio_server_mlflow_secret_key": "short"}, "minio_server_mlflow_secret_key"),
+        ({"mlflow_server_admin_password": "elevenchars"}, "mlflow_server_admin_password"),
+        ({"postgres_server_db_password": "tooshort"}, "postgres_server_db_password"),
+        ({"minio_server_binary_src": "/nonexistent/minio"}, "minio_server_binary_src"),
+        ({"minio_server_binary_sha256": "0" * 64}, "minio_server_binary_sha256"),
+        ({"minio_server_binary_url": "https://mirror.invalid/minio"}, "minio_server_binary_sha256"),
+    ],
+    ids=[
+        "minioadmin-password",
+        "minioadmin-user",
+        "short-s3-secret",
+        "short-admin-password",
+        "short-db-password",
+        "absent-binary",
+        "checksum-mismatch",
+        "url-without-checksum",
+    ],
+)
+def test_bad_input_stops_with_the_variable_named(inventory, base_vars, tmp_path, overrides, named):
+    result = run_validate(inventory, {**base_vars, **overrides}, tmp_path)
+    assert result.returncode != 0
+    assert named in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+@pytest.mark.parametrize("port_var", ["platform_db_port", "platform_minio_port", "platform_mlflow_port"])
+def test_port_in_use_is_refused(inventory, base_vars, tmp_path, listening_port, port_var):
+    result = run_validate(inventory, {**base_vars, port_var: listening_port}, tmp_path)
+    assert result.returncode != 0
+    assert f"Port {listening_port}" in result.stdout and "already in use" in result.stdout, result.stdout[-3000:]
+
+
+def test_missing_inventory_group_is_named(inventory, base_vars, tmp_path):
+    hosts = json.loads((inventory / "hosts.yml").read_text())
+    del hosts["all"]["children"]["mlflow_artifacts"]
+    partial = tmp_path / "partial"
+    shutil.copytree(inventory, partial)
+    (partial / "hosts.yml").write_text(json.dumps(hosts))
+    result = run_validate(partial, base_vars, tmp_path)
+    assert result.returncode != 0
+    assert "no hosts in group 'mlflow_artifacts'" in result.stdout, result.stdout[-3000:]
+
+
+def test_checksum_that_matches_is_accepted(inventory, base_vars, fake_binaries, tmp_path):
+    digest = hashlib.sha256((fake_binaries / "minio").read_bytes()).hexdigest()
+    result = run_validate(inventory, {**base_vars, "minio_server_binary_sha256": digest}, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -1,0 +1,63 @@
+"""The shared MLflow connection layer: what reaches MLflow's client, and how failures are worded."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.birtha.mlflow.plugins.module_utils import mlflow_api
+
+
+def params(**overrides: object) -> dict[str, object]:
+    base = {
+        "tracking_uri": "http://mlflow.example:5000",
+        "username": None,
+        "password": None,
+        "token": None,
+        "ca_bundle": None,
+        "validate_certs": True,
+        "timeout": 30,
+        "retries": 2,
+    }
+    return {**base, **overrides}
+
+
+def test_credentials_and_tls_settings_reach_the_client_environment():
+    env = mlflow_api.client_environment(params(username="ops", password="s3cret-value", ca_bundle="/etc/ca.pem"))
+    assert env["MLFLOW_TRACKING_USERNAME"] == "ops"
+    assert env["MLFLOW_TRACKING_PASSWORD"] == "s3cret-value"
+    assert env["MLFLOW_TRACKING_SERVER_CERT_PATH"] == "/etc/ca.pem"
+    assert env["MLFLOW_TRACKING_INSECURE_TLS"] == "false"
+    assert env["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"
+
+
+def test_unset_credentials_are_left_out_and_insecure_tls_is_explicit():
+    env = mlflow_api.client_environment(params(validate_certs=False))
+    assert "MLFLOW_TRACKING_USERNAME" not in env and "MLFLOW_TRACKING_PASSWORD" not in env
+    assert env["MLFLOW_TRACKING_INSECURE_TLS"] == "true"
+
+
+def test_argument_spec_hides_secrets_and_falls_back_to_mlflow_variables():
+    spec = mlflow_api.mlflow_argument_spec()
+    assert spec["password"]["no_log"] and spec["token"]["no_log"]
+    assert spec["tracking_uri"]["fallback"][1] == ["MLFLOW_TRACKING_URI"]
+    assert spec["username"]["fallback"][1] == ["MLFLOW_TRACKING_USERNAME"]
+
+
+class FakeMlflowError(Exception):
+    def __init__(self, message: str, error_code: str = "") -> None:
+        super().__init__(message)
+        self.error_code = error_code
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (FakeMlflowError("API request failed with code 401", "UNAUTHENTICATED"), "refused the credentials"),
+        (FakeMlflowError("denied", "PERMISSION_DENIED"), "lacks permission"),
+        (FakeMlflowError("HTTPConnectionPool: Max retries exceeded (Connection refused)"), "does not answer"),
+    ],
+)
+def test_errors_name_the_cause_and_the_fix(error, expected):
+    message = mlflow_api.describe_error(error, "http://mlflow.example:5000")
+    assert expected in message
+    assert "http://mlflow.example:5000" in message
