@@ -9,6 +9,7 @@ TLS, timeouts and the wording of connection errors are handled once.
 from __future__ import annotations
 
 import os
+import re
 import traceback
 from typing import Any
 
@@ -73,12 +74,12 @@ def describe_error(exc: BaseException, tracking_uri: str) -> str:
     """A message that names the cause and the fix, for the failures operators actually meet."""
     text = str(exc)
     code = getattr(exc, "error_code", "")
-    if code == "UNAUTHENTICATED" or "401" in text:
+    if code == "UNAUTHENTICATED" or re.search(r"\b401\b", text):
         return (
             f"MLflow at {tracking_uri} refused the credentials (401). Check username and password "
             "(or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)."
         )
-    if code == "PERMISSION_DENIED" or "403" in text:
+    if code == "PERMISSION_DENIED" or re.search(r"\b403\b", text):
         return f"MLflow at {tracking_uri} denied the request (403): the user lacks permission. {text}"
     if "Max retries exceeded" in text or "Connection refused" in text or "timed out" in text.lower():
         return (

@@ -232,7 +232,7 @@ def run_probe(module: AnsibleModule) -> dict[str, Any]:
 
     try:
         experiment_id, stage = find_experiment_id(client, params["experiment_name"])
-        if stage == "deleted":
+        if stage == "deleted" and not module.check_mode:
             client.restore_experiment(experiment_id)
         if experiment_id is None and not module.check_mode:
             experiment_id = client.create_experiment(params["experiment_name"])

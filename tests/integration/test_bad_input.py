@@ -126,6 +126,11 @@ def test_valid_input_passes_and_changes_nothing(inventory, base_vars, tmp_path):
         ({"minio_server_binary_src": "/nonexistent/minio"}, "minio_server_binary_src"),
         ({"minio_server_binary_sha256": "0" * 64}, "minio_server_binary_sha256"),
         ({"minio_server_binary_url": "https://mirror.invalid/minio"}, "minio_server_binary_sha256"),
+        (
+            {"mlflow_server_flask_secret_key": 'has "quotes" and spaces in it, 40+ chars'},
+            "mlflow_server_flask_secret_key",
+        ),
+        ({"mlflow_server_pip_constraints": "/nonexistent/constraints.txt"}, "mlflow_server_pip_constraints"),
     ],
     ids=[
         "minioadmin-password",
@@ -136,6 +141,8 @@ def test_valid_input_passes_and_changes_nothing(inventory, base_vars, tmp_path):
         "absent-binary",
         "checksum-mismatch",
         "url-without-checksum",
+        "quote-in-secret",
+        "missing-constraints",
     ],
 )
 def test_bad_input_stops_with_the_variable_named(inventory, base_vars, tmp_path, overrides, named):
