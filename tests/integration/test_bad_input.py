@@ -119,7 +119,10 @@ def test_valid_input_passes_and_changes_nothing(inventory, base_vars, tmp_path):
     ("overrides", "named"),
     [
         ({"minio_server_root_password": "minioadmin"}, "minio_server_root_password"),
-        ({"minio_server_root_user": "minioadmin", "minio_server_root_password": "minioadmin"}, "minioadmin"),
+        (
+            {"minio_server_root_user": "minioadmin", "minio_server_root_password": "minioadmin"},
+            "minio_server_root_user",
+        ),
         ({"minio_server_mlflow_secret_key": "short"}, "minio_server_mlflow_secret_key"),
         ({"mlflow_server_admin_password": "elevenchars"}, "mlflow_server_admin_password"),
         ({"postgres_server_db_password": "tooshort"}, "postgres_server_db_password"),
