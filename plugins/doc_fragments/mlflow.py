@@ -56,3 +56,50 @@ notes:
   - Set the connection options once for all modules with C(module_defaults) and the action group
     C(group/birtha.mlflow.mlflow).
 """
+
+    # Attributes of the read-only *_info modules.
+    INFO_MODULE = r"""
+attributes:
+  check_mode:
+    support: full
+    details: Only reads; runs the same in check mode.
+  diff_mode:
+    support: none
+"""
+
+    # The same connection options for the lookup plugins, which read them from variables' environment.
+    LOOKUP = r"""
+options:
+  tracking_uri:
+    description: URL of the MLflow tracking server.
+    type: str
+    env: [{name: MLFLOW_TRACKING_URI}]
+  username:
+    description: User name for MLflow's basic-auth app.
+    type: str
+    env: [{name: MLFLOW_TRACKING_USERNAME}]
+  password:
+    description: Password for O(username).
+    type: str
+    env: [{name: MLFLOW_TRACKING_PASSWORD}]
+  token:
+    description: Bearer token, an alternative to O(username) and O(password).
+    type: str
+    env: [{name: MLFLOW_TRACKING_TOKEN}]
+  ca_bundle:
+    description: CA certificate bundle used to verify the tracking server's TLS certificate.
+    type: path
+    env: [{name: MLFLOW_TRACKING_SERVER_CERT_PATH}]
+  validate_certs:
+    description: Whether to verify the tracking server's TLS certificate.
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for each HTTP request to the tracking server.
+    type: int
+    default: 30
+  retries:
+    description: How many times MLflow's client retries a failed request.
+    type: int
+    default: 2
+"""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import re
 import traceback
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
@@ -60,14 +61,22 @@ def client_environment(params: dict[str, Any]) -> dict[str, str]:
     return env
 
 
+def new_client(params: dict[str, Any]) -> Any:
+    """An MlflowClient for the connection options in params.
+
+    MLflow's client reads credentials only from the environment, so this sets it. Modules run in a
+    process of their own; the lookup plugin runs in a per-task worker process.
+    """
+    os.environ.update(client_environment(params))
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    return MlflowClient(tracking_uri=params["tracking_uri"])
+
+
 def mlflow_client(module: AnsibleModule) -> Any:
     """An MlflowClient configured from the module's connection options."""
     if MLFLOW_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("mlflow-skinny"), exception=MLFLOW_IMPORT_ERROR)
-    # The module runs in its own process, so setting its environment affects nothing else.
-    os.environ.update(client_environment(module.params))
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    return MlflowClient(tracking_uri=module.params["tracking_uri"])
+    return new_client(module.params)
 
 
 def describe_error(exc: BaseException, tracking_uri: str) -> str:
@@ -95,3 +104,145 @@ def fail_with_error(module: AnsibleModule, exc: BaseException, action: str) -> N
         msg=f"Could not {action}: {describe_error(exc, module.params['tracking_uri'])}",
         exception=traceback.format_exc(),
     )
+
+
+class MlflowModule(AnsibleModule):
+    """AnsibleModule with the shared connection options, a lazily built client and worded failures."""
+
+    def __init__(self, argument_spec: dict[str, Any], **kwargs: Any) -> None:
+        spec = mlflow_argument_spec()
+        spec.update(argument_spec)
+        super().__init__(argument_spec=spec, **kwargs)
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = mlflow_client(self)
+        return self._client
+
+    def fail_mlflow(self, exc: BaseException, action: str) -> NoReturn:
+        fail_with_error(self, exc, action)
+        raise AssertionError("fail_json returned")  # pragma: no cover - fail_json exits
+
+
+def error_code(exc: BaseException) -> str:
+    """MLflow's error code of an exception (RESOURCE_DOES_NOT_EXIST, ...), or an empty string."""
+    return str(getattr(exc, "error_code", "") or "")
+
+
+def is_not_found(exc: BaseException) -> bool:
+    return error_code(exc) in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
+
+
+def collect_pages(fetch: Callable[[str | None], Any], limit: int | None = None) -> list[Any]:
+    """Follow MLflow's page tokens until the results run out or limit items are collected."""
+    items: list[Any] = []
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        items.extend(page)
+        token = getattr(page, "token", None)
+        if not token or (limit is not None and len(items) >= limit):
+            return items[:limit] if limit is not None else items
+
+
+def is_system_tag(key: str) -> bool:
+    """MLflow writes tags under mlflow.* itself; purging them would break the UI and lineage."""
+    return key.startswith("mlflow.")
+
+
+def plan_tags(current: dict[str, str], desired: dict[str, Any] | None, purge: bool) -> tuple[dict[str, str], list[str]]:
+    """Tags to set and tag keys to delete so that current matches desired."""
+    if desired is None:
+        return {}, []
+    wanted = {str(key): str(value) for key, value in desired.items()}
+    to_set = {key: value for key, value in wanted.items() if current.get(key) != value}
+    to_delete = sorted(key for key in current if key not in wanted and not is_system_tag(key)) if purge else []
+    return to_set, to_delete
+
+
+def tags_dict(tags: Any) -> dict[str, str]:
+    """MLflow hands tags back as a dict or as a list of tag entities, depending on the object."""
+    if isinstance(tags, dict):
+        return {str(key): str(value) for key, value in tags.items()}
+    return {str(tag.key): str(tag.value) for tag in tags or []}
+
+
+def experiment_to_dict(experiment: Any) -> dict[str, Any]:
+    return {
+        "experiment_id": experiment.experiment_id,
+        "name": experiment.name,
+        "artifact_location": experiment.artifact_location,
+        "lifecycle_stage": experiment.lifecycle_stage,
+        "tags": tags_dict(experiment.tags),
+        "creation_time": experiment.creation_time,
+        "last_update_time": experiment.last_update_time,
+    }
+
+
+def run_to_dict(run: Any) -> dict[str, Any]:
+    info, data = run.info, run.data
+    return {
+        "run_id": info.run_id,
+        "run_name": info.run_name,
+        "experiment_id": info.experiment_id,
+        "status": info.status,
+        "lifecycle_stage": info.lifecycle_stage,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+        "artifact_uri": info.artifact_uri,
+        "user_id": info.user_id,
+        "params": dict(data.params),
+        "metrics": dict(data.metrics),
+        "tags": tags_dict(data.tags),
+    }
+
+
+def registered_model_to_dict(model: Any) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "description": model.description or "",
+        "tags": tags_dict(model.tags),
+        "aliases": {alias: str(version) for alias, version in (model.aliases or {}).items()},
+        "latest_versions": [
+            {"version": str(version.version), "current_stage": version.current_stage}
+            for version in model.latest_versions or []
+        ],
+        "creation_timestamp": model.creation_timestamp,
+        "last_updated_timestamp": model.last_updated_timestamp,
+    }
+
+
+def model_version_to_dict(version: Any) -> dict[str, Any]:
+    return {
+        "name": version.name,
+        "version": str(version.version),
+        "source": version.source,
+        "run_id": version.run_id or "",
+        "status": version.status,
+        "current_stage": version.current_stage,
+        "description": version.description or "",
+        "tags": tags_dict(version.tags),
+        "aliases": sorted(version.aliases or []),
+        "creation_timestamp": version.creation_timestamp,
+        "last_updated_timestamp": version.last_updated_timestamp,
+    }
+
+
+def view_type_constant(view_type: str) -> int:
+    """MLflow's ViewType for active_only, deleted_only or all."""
+    from mlflow.entities import ViewType  # imported late: the module has already checked that mlflow exists
+
+    return {"active_only": ViewType.ACTIVE_ONLY, "deleted_only": ViewType.DELETED_ONLY, "all": ViewType.ALL}[view_type]
+
+
+def quote_filter_value(value: str) -> str:
+    """A value for MLflow's filter strings, which quote with single quotes and do not escape."""
+    if "'" in value:
+        raise ValueError(f"MLflow filter strings cannot match a value containing a single quote: {value!r}")
+    return f"'{value}'"
+
+
+def uniq(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
