@@ -14,7 +14,8 @@ short_description: The models:/ URIs a declared model is served by
 version_added: 0.2.0
 description:
   - For each model declaration (C(name), optional C(stage), optional C(aliases)) returns pairs of
-    C([declaration, uri]): V(models:/<name>/<stage>) when the stage is Staging or Production, and
+    C([declaration, uri]).
+  - The URIs are V(models:/<name>/<stage>) when the stage is Staging or Production, and
     V(models:/<name>@<alias>) for each alias. A model with neither yields V(models:/<name>/latest).
 options:
   _input:

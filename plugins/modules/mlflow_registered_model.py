@@ -41,7 +41,7 @@ options:
     default: false
   aliases:
     description:
-      - Aliases and the version each must point to, for example V({champion: 3}).
+      - "Aliases and the version each must point to, for example V({champion: 3})."
       - Every version named must exist. Without it the aliases are left alone.
     type: dict
   purge_aliases:

@@ -1,0 +1,58 @@
+"""Helpers for running playbooks against a running platform and reading what they did."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOKS = REPO_ROOT / "playbooks"
+TEST_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
+
+
+@dataclass
+class PlaybookResult:
+    rc: int
+    status: str
+    stats: dict[str, dict[str, int]]
+    stdout: str
+    events: list[dict[str, Any]]
+
+    def changed(self) -> int:
+        return sum(self.stats.get("changed", {}).values())
+
+    def failed(self) -> int:
+        return sum(self.stats.get("failures", {}).values()) + sum(self.stats.get("dark", {}).values())
+
+    def task_results(self, task_name: str) -> list[dict[str, Any]]:
+        """Results of a task per host, or per loop item for a loop, from the runner's event stream."""
+
+        def results(kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+            return [
+                event["event_data"]["res"]
+                for event in self.events
+                if event.get("event") in kinds and event.get("event_data", {}).get("task") == task_name
+            ]
+
+        per_item = results(("runner_item_on_ok", "runner_item_on_failed"))
+        return per_item or results(("runner_on_ok", "runner_on_failed"))
+
+
+def tracking_uri_from_controller(inventory: str) -> str:
+    """The first tracking host's MLflow URL as the controller reaches it (container address, or loopback)."""
+    listing = subprocess.run(
+        ["ansible-inventory", "-i", inventory, "--list"], check=True, capture_output=True, text=True
+    ).stdout
+    data = json.loads(listing)
+    host = data["mlflow_tracking"]["hosts"][0]
+    hostvars = data["_meta"]["hostvars"].get(host, {})
+    port = hostvars.get("platform_mlflow_port", 5000)
+    address = subprocess.run(
+        ["podman", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", host],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"http://{address or '127.0.0.1'}:{port}"
