@@ -68,6 +68,7 @@ from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     MLFLOW_IMPORT_ERROR,
+    client_env,
     describe_error,
     model_version_to_dict,
     new_client,
@@ -100,8 +101,9 @@ class LookupModule(LookupBase):
         params = {name: self.get_option(name) for name in CONNECTION_OPTIONS}
         if not params["tracking_uri"]:
             raise AnsibleLookupError("mlflow_model: set tracking_uri (or MLFLOW_TRACKING_URI).")
-        client = new_client(params)
-        return [self.resolve(client, str(term), params["tracking_uri"]) for term in terms]
+        with client_env(params):
+            client = new_client(params)
+            return [self.resolve(client, str(term), params["tracking_uri"]) for term in terms]
 
     @staticmethod
     def resolve(client: Any, uri: str, tracking_uri: str) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import re
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -59,6 +60,26 @@ def client_environment(params: dict[str, Any]) -> dict[str, str]:
     }
     env.update({key: value for key, value in optional.items() if value})
     return env
+
+
+@contextmanager
+def client_env(params: dict[str, Any]) -> Iterator[None]:
+    """Set MLflow's client environment for a block and put the previous one back afterwards.
+
+    For the lookup plugin, which may run in the controller's main process: credentials must not stay
+    in an environment that later local tasks inherit.
+    """
+    wanted = client_environment(params)
+    saved = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def new_client(params: dict[str, Any]) -> Any:

@@ -354,12 +354,10 @@ def apply_plan(module: MlflowModule, name: str, version: str, plan: Plan) -> Non
             )
 
 
-def register(module: MlflowModule, source: Source, model_exists: bool) -> Any:
-    """Create the version (and the model when missing)."""
+def register(module: MlflowModule, source: Source) -> Any:
+    """Create the version and wait until it is READY."""
     client = module.client
     name = module.params["name"]
-    if not model_exists:
-        client.create_registered_model(name)
     version = client.create_model_version(
         name,
         source.stored[0],
@@ -458,15 +456,19 @@ def ensure_present(module: MlflowModule, source: Source | None, existing: Any, m
             "after": predict(state, plan, module),
         }
 
+    created_model = False
     created_version: str | None = None
     try:
         if existing is None:
-            registered = register(module, source, model is not None)
+            if model is None:  # as mlflow.register_model does
+                client.create_registered_model(name)
+                created_model = True
+            registered = register(module, source)
             created_version = str(registered.version)
             state = model_version_to_dict(registered)
         apply_plan(module, name, state["version"], plan)
     except Exception as exc:
-        undone = roll_back(module, created_version, existing is None and model is None) if existing is None else []
+        undone = roll_back(module, created_version, created_model)
         module.fail_json(
             msg=f"Could not register or update model {name!r}: {describe_error(exc, module.params['tracking_uri'])}",
             rolled_back=undone,

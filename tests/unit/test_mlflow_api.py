@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.birtha.mlflow.plugins.module_utils import mlflow_api
@@ -61,3 +63,12 @@ def test_errors_name_the_cause_and_the_fix(error, expected):
     message = mlflow_api.describe_error(error, "http://mlflow.example:5000")
     assert expected in message
     assert "http://mlflow.example:5000" in message
+
+
+def test_client_env_puts_the_previous_environment_back(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "someone-else")
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    with mlflow_api.client_env(params(username="ops", password="s3cret-value")):
+        assert os.environ["MLFLOW_TRACKING_PASSWORD"] == "s3cret-value"
+    assert os.environ["MLFLOW_TRACKING_USERNAME"] == "someone-else"
+    assert "MLFLOW_TRACKING_PASSWORD" not in os.environ
