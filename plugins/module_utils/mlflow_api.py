@@ -252,10 +252,21 @@ def model_version_to_dict(version: Any) -> dict[str, Any]:
 
 
 def view_type_constant(view_type: str) -> int:
-    """MLflow's ViewType for active_only, deleted_only or all."""
-    from mlflow.entities import ViewType  # imported late: the module has already checked that mlflow exists
+    """MLflow's ViewType for active_only, deleted_only or all (call after the client exists: it checks the import)."""
+    from mlflow.entities import ViewType
 
     return {"active_only": ViewType.ACTIVE_ONLY, "deleted_only": ViewType.DELETED_ONLY, "all": ViewType.ALL}[view_type]
+
+
+def list_run_artifacts(run: Any, path: str | None) -> list[Any]:
+    """The run's own artifacts under path.
+
+    MlflowClient.list_artifacts also lists the files of a logged model named like path (MLflow 3), which
+    are not in the run's artifact location; registering or skipping uploads on that basis would be wrong.
+    """
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    return get_artifact_repository(run.info.artifact_uri).list_artifacts(path)
 
 
 def quote_filter_value(value: str) -> str:

@@ -106,4 +106,4 @@ def resolve_model_ref(client: Any, ref: ModelRef) -> Any:
     if not ready:
         where = "in stage " + ref.value if ref.kind == "stage" else "ready"
         raise ModelUriError(f"model {ref.name!r} has no version {where}.")
-    return ready[0]
+    return client.get_model_version(ref.name, ready[0].version)  # the search leaves aliases out

@@ -206,22 +206,22 @@ def ensure_present(module: MlflowModule, current: Any) -> dict[str, Any]:
     experiment_id = ""
     if current is None:
         actions.append(f"create experiment {name}")
-        if not module.check_mode:
-            try:
-                experiment_id = module.client.create_experiment(
-                    name, artifact_location=params["artifact_location"], tags=params["tags"]
-                )
-            except Exception as exc:
-                module.fail_mlflow(exc, f"create the experiment {name!r}")
+        tags = {str(key): str(value) for key, value in (params["tags"] or {}).items()}
         after = {
-            "experiment_id": experiment_id,
+            "experiment_id": "",
             "name": name,
             "artifact_location": params["artifact_location"] or "",
             "lifecycle_stage": "active",
-            "tags": {str(k): str(v) for k, v in (params["tags"] or {}).items()},
+            "tags": tags,
         }
-        if experiment_id:
-            after = experiment_to_dict(module.client.get_experiment(experiment_id))
+        if not module.check_mode:
+            try:
+                experiment_id = module.client.create_experiment(
+                    name, artifact_location=params["artifact_location"], tags=tags
+                )
+                after = experiment_to_dict(module.client.get_experiment(experiment_id))
+            except Exception as exc:
+                module.fail_mlflow(exc, f"create the experiment {name!r}")
         return {"changed": True, "actions": actions, "after": after}
 
     experiment_id = current.experiment_id

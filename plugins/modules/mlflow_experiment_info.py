@@ -114,10 +114,11 @@ def main() -> None:
     except ValueError as exc:
         module.fail_json(msg=f"name: {exc}")
     limit = params["max_results"] or None
+    client = module.client  # checks that mlflow can be imported before anything else uses it
     view_type = view_type_constant(params["view_type"])
 
     def fetch(token: str | None) -> Any:
-        return module.client.search_experiments(
+        return client.search_experiments(
             view_type=view_type,
             max_results=min(PAGE_SIZE, limit or PAGE_SIZE),
             filter_string=filter_string,

@@ -154,16 +154,20 @@ actions:
 """
 
 import posixpath
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     MlflowModule,
+    collect_pages,
     describe_error,
     is_not_found,
+    list_run_artifacts,
     model_version_to_dict,
     plan_tags,
+    quote_filter_value,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_registry import (
     all_versions,
@@ -216,8 +220,11 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
 
 def logged_models_of_run(client: Any, run: Any, name: str) -> list[Any]:
     """Logged models (MLflow 3) named name that the run produced, as mlflow.register_model looks them up."""
-    found = client.search_logged_models(
-        experiment_ids=[run.info.experiment_id], filter_string=f"name = '{name}'", max_results=100
+    filter_string = f"name = {quote_filter_value(name)}"
+    found = collect_pages(
+        lambda token: client.search_logged_models(
+            experiment_ids=[run.info.experiment_id], filter_string=filter_string, page_token=token
+        )
     )
     return [model for model in found if model.source_run_id == run.info.run_id]
 
@@ -230,7 +237,9 @@ def check_run_source(client: Any, uri: str) -> Source:
         if is_not_found(exc):
             raise SourceError(f"run {run_id} does not exist (source {uri}).") from exc
         raise
-    listing = client.list_artifacts(run_id, path)
+    # Only the run's own artifacts count, as in mlflow.register_model: a model logged with MLflow 3's
+    # log_model lives under the logged model, and registering the run path would register nothing.
+    listing = list_run_artifacts(run, path)
     if MLMODEL in {posixpath.basename(item.path) for item in listing}:
         underlying = posixpath.join(run.info.artifact_uri.rstrip("/"), path)
         return Source(uri, (underlying, uri), run_id, None)
@@ -291,7 +300,8 @@ def find_registered(client: Any, name: str, source: Source, model_exists: bool) 
     for version in all_versions(client, name):
         same_run = source.run_id is None or version.run_id == source.run_id
         if same_run and version.source.rstrip("/") in source.stored and version.status != "FAILED_REGISTRATION":
-            return version
+            # search_model_versions leaves aliases out; the version itself has them.
+            return client.get_model_version(name, version.version)
     return None
 
 
@@ -334,7 +344,12 @@ def plan_changes(module: MlflowModule, state: dict[str, Any], model_aliases: dic
     return Plan(actions, describe, tags_set, tags_delete, aliases_set, aliases_delete, stage)
 
 
-def apply_plan(module: MlflowModule, name: str, version: str, plan: Plan) -> None:
+ACTIVE_STAGES = ("Staging", "Production")
+
+
+def apply_plan(module: MlflowModule, name: str, version: str, plan: Plan, undo: list[tuple[str, str, str]]) -> None:
+    """Apply the plan. Alias moves and stage changes of other versions are recorded in undo, so that a
+    failure can put consumers (models:/name@alias, models:/name/Production) back where they were."""
     client = module.client
     if plan.describe:
         client.update_model_version(name, version, description=module.params["description"])
@@ -342,30 +357,38 @@ def apply_plan(module: MlflowModule, name: str, version: str, plan: Plan) -> Non
         client.set_model_version_tag(name, version, key, value)
     for key in plan.tags_delete:
         client.delete_model_version_tag(name, version, key)
-    for alias in plan.aliases_set:
-        client.set_registered_model_alias(name, alias, version)
-    for alias in plan.aliases_delete:
-        client.delete_registered_model_alias(name, alias)
     if plan.stage is not None:
+        archive = module.params["archive_existing_versions"] and plan.stage in ACTIVE_STAGES
+        if archive:
+            for other in all_versions(client, name):
+                if other.current_stage == plan.stage and str(other.version) != version:
+                    undo.append(("stage", str(other.version), plan.stage))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # stages are deprecated; the runbook uses them
-            client.transition_model_version_stage(
-                name, version, plan.stage, archive_existing_versions=module.params["archive_existing_versions"]
-            )
+            client.transition_model_version_stage(name, version, plan.stage, archive_existing_versions=archive)
+    model = client.get_registered_model(name)
+    previous = {alias: str(target) for alias, target in (model.aliases or {}).items()}
+    for alias in plan.aliases_set:
+        if alias in previous:
+            undo.append(("alias", alias, previous[alias]))
+        client.set_registered_model_alias(name, alias, version)
+    for alias in plan.aliases_delete:
+        undo.append(("alias", alias, version))
+        client.delete_registered_model_alias(name, alias)
 
 
-def register(module: MlflowModule, source: Source) -> Any:
-    """Create the version and wait until it is READY."""
+def register(module: MlflowModule, source: Source, created: list[str]) -> Any:
+    """Create the version (its number goes into created at once), then wait until it is READY."""
     client = module.client
     name = module.params["name"]
     version = client.create_model_version(
-        name,
-        source.stored[0],
-        run_id=source.run_id,
-        await_creation_for=module.params["await_registration"],
-        model_id=source.model_id,
+        name, source.stored[0], run_id=source.run_id, await_creation_for=0, model_id=source.model_id
     )
-    version = client.get_model_version(name, version.version)
+    created.append(str(version.version))
+    deadline = time.monotonic() + module.params["await_registration"]
+    while version.status == "PENDING_REGISTRATION" and time.monotonic() < deadline:
+        time.sleep(1)
+        version = client.get_model_version(name, version.version)
     if version.status != "READY":
         raise RuntimeError(
             f"version {version.version} is {version.status} after {module.params['await_registration']} s "
@@ -374,11 +397,26 @@ def register(module: MlflowModule, source: Source) -> Any:
     return version
 
 
-def roll_back(module: MlflowModule, version: str | None, created_model: bool) -> list[str]:
-    """Delete what this task created, so a failure leaves nothing half-registered."""
+def roll_back(
+    module: MlflowModule, version: str | None, created_model: bool, undo: list[tuple[str, str, str]]
+) -> list[str]:
+    """Put moved aliases and archived versions back, then delete what this task created, so a failure
+    leaves nothing half-registered."""
     client = module.client
     name = module.params["name"]
     undone = []
+    for kind, key, value in reversed(undo):
+        try:
+            if kind == "alias":
+                client.set_registered_model_alias(name, key, value)
+                undone.append(f"alias {key} back to version {value}")
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    client.transition_model_version_stage(name, key, value)
+                undone.append(f"version {key} back to {value}")
+        except Exception as exc:  # report, but keep the original failure as the message
+            undone.append(f"could not put {kind} {key} back: {exc}")
     try:
         if created_model:
             client.delete_registered_model(name)
@@ -386,8 +424,8 @@ def roll_back(module: MlflowModule, version: str | None, created_model: bool) ->
         elif version:
             client.delete_model_version(name, version)
             undone.append(f"deleted version {version}")
-    except Exception as exc:  # report, but keep the original failure as the message
-        undone.append(f"could not roll back: {exc}")
+    except Exception as exc:
+        undone.append(f"could not delete what was created: {exc}")
     return undone
 
 
@@ -457,18 +495,17 @@ def ensure_present(module: MlflowModule, source: Source | None, existing: Any, m
         }
 
     created_model = False
-    created_version: str | None = None
+    created: list[str] = []
+    undo: list[tuple[str, str, str]] = []
     try:
         if existing is None:
             if model is None:  # as mlflow.register_model does
                 client.create_registered_model(name)
                 created_model = True
-            registered = register(module, source)
-            created_version = str(registered.version)
-            state = model_version_to_dict(registered)
-        apply_plan(module, name, state["version"], plan)
+            state = model_version_to_dict(register(module, source, created))
+        apply_plan(module, name, state["version"], plan, undo)
     except Exception as exc:
-        undone = roll_back(module, created_version, created_model)
+        undone = roll_back(module, created[0] if created else None, created_model, undo)
         module.fail_json(
             msg=f"Could not register or update model {name!r}: {describe_error(exc, module.params['tracking_uri'])}",
             rolled_back=undone,

@@ -142,6 +142,7 @@ from typing import Any
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     MlflowModule,
     collect_pages,
+    list_run_artifacts,
     quote_filter_value,
 )
 
@@ -227,12 +228,12 @@ def local_files(src: str) -> list[tuple[str, str]]:
     return found
 
 
-def remote_sizes(module: MlflowModule, run_id: str, path: str | None) -> dict[str, int]:
-    """Artifact path -> size, under path, recursively."""
+def remote_sizes(run: Any, path: str | None) -> dict[str, int]:
+    """Artifact path -> size of the run's own artifacts under path, recursively."""
     sizes: dict[str, int] = {}
     pending = [path]
     while pending:
-        for item in module.client.list_artifacts(run_id, pending.pop()):
+        for item in list_run_artifacts(run, pending.pop()):
             if item.is_dir:
                 pending.append(item.path)
             else:
@@ -240,7 +241,7 @@ def remote_sizes(module: MlflowModule, run_id: str, path: str | None) -> dict[st
     return sizes
 
 
-def plan_uploads(module: MlflowModule, run_id: str | None) -> list[tuple[str, str | None]]:
+def plan_uploads(module: MlflowModule, run: Any) -> list[tuple[str, str | None]]:
     uploads: list[tuple[str, str | None]] = []
     for spec in module.params["artifacts"] or []:
         src, base = spec["src"], (spec["artifact_path"] or "").strip("/") or None
@@ -250,7 +251,7 @@ def plan_uploads(module: MlflowModule, run_id: str | None) -> list[tuple[str, st
                 uploads.append((src, base))
                 continue
             module.fail_json(msg=f"artifacts: {src} does not exist on {os.uname().nodename}.")
-        existing = remote_sizes(module, run_id, base) if run_id else {}
+        existing = remote_sizes(run, base) if run is not None else {}
         for full, rel in local_files(src):
             target = posixpath.join(base or "", rel.replace(os.sep, "/"))
             if existing.get(target) != os.path.getsize(full):
@@ -280,8 +281,8 @@ def plan_run(module: MlflowModule, run: Any) -> Plan:
         if have_metrics.get(key) != number:
             plan.metrics[key] = number
     plan.tags = {k: str(v) for k, v in (params["tags"] or {}).items() if have_tags.get(k) != str(v)}
-    plan.uploads = plan_uploads(module, run.info.run_id if run else None)
-    existing = remote_sizes(module, run.info.run_id, None) if run and params["dicts"] else {}
+    plan.uploads = plan_uploads(module, run)
+    existing = remote_sizes(run, None) if run and params["dicts"] else {}
     for name, content in (params["dicts"] or {}).items():
         if existing.get(name) != len(json.dumps(content, indent=2).encode()):
             plan.dicts[name] = content
@@ -334,12 +335,15 @@ def ensure_present(module: MlflowModule, experiment_id: str, run: Any) -> dict[s
     run_id = run.info.run_id
     try:
         apply_plan(module, run_id, plan)
-    except Exception:
-        if created:  # a run without what was declared is worse than none: remove it
-            module.client.delete_run(run_id)
-        raise
-    if created:
-        module.client.set_terminated(run_id, module.params["status"])
+        if created:
+            module.client.set_terminated(run_id, module.params["status"])
+    except Exception as exc:
+        if created:  # a run without what was declared is worse than none: a re-run would take it as done
+            try:
+                module.client.delete_run(run_id)
+            except Exception as cleanup:
+                module.warn(f"could not delete the incomplete run {run_id}: {cleanup}")
+        module.fail_mlflow(exc, f"log the run {module.params['run_name']!r} ({run_id}, deleted again)")
     result.update(run_id=run_id, artifact_uri=run.info.artifact_uri)
     return result
 

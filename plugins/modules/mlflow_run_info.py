@@ -147,10 +147,11 @@ def main() -> None:
         module.fail_json(msg="max_results must be 0 (all) or a positive number.")
     experiment_ids = resolve_experiment_ids(module)
     limit = params["max_results"] or None
+    client = module.client  # checks that mlflow can be imported before anything else uses it
     view_type = view_type_constant(params["view_type"])
 
     def fetch(token: str | None) -> Any:
-        return module.client.search_runs(
+        return client.search_runs(
             experiment_ids=experiment_ids,
             filter_string=params["filter_string"] or "",
             run_view_type=view_type,
