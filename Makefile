@@ -30,7 +30,7 @@ unit: deps
 	pytest -q tests/unit tests/integration
 
 molecule: deps
-	@scripts/molecule.sh default multi_host
+	@scripts/molecule.sh default multi_host backup_restore
 
 test: lint unit molecule
 

@@ -2,7 +2,7 @@
 # Install what the controller is missing: Debian packages (when root), then the virtualenv.
 # Safe to run again: each step checks first.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-packages=(podman runc netavark aardvark-dns debootstrap uidmap slirp4netns fuse-overlayfs zstd iproute2 git curl)
+packages=(podman runc netavark aardvark-dns debootstrap uidmap slirp4netns fuse-overlayfs zstd gnupg iproute2 git curl)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

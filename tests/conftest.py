@@ -1,9 +1,66 @@
-"""Make the checkout importable as ansible_collections.birtha.mlflow (collections/ links back to it)."""
+"""Shared test setup.
+
+- The checkout is importable as ansible_collections.birtha.mlflow (collections/ links back to it).
+- Fixtures for the tests that run playbooks against a running platform through ansible-runner
+  (tests/platform_api, tests/backup_restore): the platform is the one Molecule just converged
+  (MOLECULE_INVENTORY_FILE) or any inventory named by BIRTHA_PLATFORM_INVENTORY (the sandbox:
+  inventories/sandbox). Without either, those tests are skipped.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "collections"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ansible_runner  # noqa: E402
+from runbook_harness import PlaybookResult  # noqa: E402
+
+
+def platform_inventory() -> str | None:
+    return os.environ.get("BIRTHA_PLATFORM_INVENTORY") or os.environ.get("MOLECULE_INVENTORY_FILE")
+
+
+@pytest.fixture(scope="session")
+def inventory() -> str:
+    path = platform_inventory()
+    if not path:
+        pytest.skip("no platform to test against: set BIRTHA_PLATFORM_INVENTORY (or run under Molecule)")
+    return str(Path(path).resolve())
+
+
+@pytest.fixture(scope="session")
+def test_id() -> str:
+    """Names created by one session never collide with an earlier session's leftovers."""
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def run_playbook(inventory: str, tmp_path_factory: pytest.TempPathFactory):
+    def run(playbook: Path, extravars: dict[str, Any] | None = None, check: bool = False) -> PlaybookResult:
+        private = tmp_path_factory.mktemp("runner")
+        runner = ansible_runner.run(
+            private_data_dir=str(private),
+            playbook=str(playbook),
+            inventory=inventory,
+            extravars=extravars or {},
+            cmdline="--check" if check else None,
+            quiet=True,
+            envvars={
+                "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_STDOUT_CALLBACK": "default",
+                "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
+            },
+        )
+        stdout = runner.stdout.read() if runner.stdout else ""
+        return PlaybookResult(runner.rc, runner.status, runner.stats or {}, stdout, list(runner.events))
+
+    return run

@@ -103,3 +103,59 @@ options:
     type: int
     default: 2
 """
+
+    # Connection options of the S3 (MinIO) modules.
+    S3 = r"""
+options:
+  endpoint_url:
+    description: S3 endpoint of the artifact store, for example V(http://127.0.0.1:9000).
+    type: str
+    required: true
+  access_key:
+    description: Access key.
+    type: str
+    required: true
+  secret_key:
+    description: Secret key for O(access_key).
+    type: str
+    required: true
+  bucket:
+    description: Bucket.
+    type: str
+    required: true
+  region:
+    description: Region name sent with the requests (MinIO accepts any).
+    type: str
+    default: us-east-1
+  ca_bundle:
+    description: CA bundle that verifies the endpoint's TLS certificate.
+    type: path
+  validate_certs:
+    description: Whether to verify the endpoint's TLS certificate.
+    type: bool
+    default: true
+requirements:
+  - boto3 on the host that runs the module
+"""
+
+    # Options of the modules that read or write backup files.
+    BACKUP_ENCODING = r"""
+options:
+  compress:
+    description: The file is (to be) compressed with zstd.
+    type: bool
+    default: true
+  zstd_level:
+    description: zstd compression level when writing (1 fastest, 19 smallest).
+    type: int
+    default: 3
+  zstd_threads:
+    description: zstd worker threads when writing; V(0) uses every core.
+    type: int
+    default: 0
+  passphrase:
+    description:
+      - gpg AES256 passphrase the file is (to be) encrypted with. Without it the file is not encrypted.
+      - It reaches gpg through a pipe, never a command line or a file.
+    type: str
+"""

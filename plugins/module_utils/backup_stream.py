@@ -1,0 +1,176 @@
+# Copyright: Birtha platform team
+# Apache License 2.0 (see LICENSE)
+"""Streams into and out of backup files: zstd compression and gpg AES256 encryption, in pipes.
+
+The passphrase reaches gpg through an inherited pipe (--passphrase-fd), never a command line or a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+CHUNK = 1024 * 1024
+
+
+class StreamError(RuntimeError):
+    """A compression, encryption or source command failed; the message names which and why."""
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How a backup file is written: compression and, with a passphrase, encryption."""
+
+    compress: bool = True
+    level: int = 3
+    threads: int = 0
+    passphrase: str | None = None
+
+    def suffix(self) -> str:
+        return (".zst" if self.compress else "") + (".gpg" if self.passphrase else "")
+
+
+def require_tools(encoding: Encoding) -> None:
+    for tool, needed in (("zstd", encoding.compress), ("gpg", bool(encoding.passphrase))):
+        if needed and shutil.which(tool) is None:
+            raise StreamError(f"{tool} is not installed on this host; the backup roles install it.")
+
+
+def _passphrase_fd(passphrase: str) -> int:
+    """A readable pipe end holding the passphrase, for gpg --passphrase-fd."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, passphrase.encode() + b"\n")
+    os.close(write_end)
+    return read_end
+
+
+def _gpg_command(homedir: str, fd: int, decrypt: bool) -> list[str]:
+    base = ["gpg", "--homedir", homedir, "--batch", "--yes", "--no-tty", "--quiet", "--pinentry-mode", "loopback"]
+    base += ["--passphrase-fd", str(fd)]
+    if decrypt:
+        return [*base, "--decrypt"]
+    # Compression is zstd's job; gpg's own would only cost time.
+    return [*base, "--symmetric", "--cipher-algo", "AES256", "--compress-algo", "none"]
+
+
+def _check(processes: list[tuple[str, subprocess.Popen]]) -> None:
+    for name, process in processes:
+        code = process.wait()
+        if code != 0:
+            error = process.stderr.read().decode(errors="replace").strip() if process.stderr else ""
+            raise StreamError(f"{name} failed with exit code {code}: {error or 'no message'}")
+
+
+@contextmanager
+def encoded_writer(path: str, encoding: Encoding) -> Iterator[IO[bytes]]:
+    """A binary stream; what is written to it lands in path, compressed and encrypted as encoding says.
+
+    The file is created 0600 and only renamed into place when every stage succeeded.
+    """
+    require_tools(encoding)
+    partial = path + ".partial"
+    try:
+        with _partial_writer(partial, encoding) as stream:
+            yield stream
+    except BaseException:
+        if os.path.exists(partial):
+            os.unlink(partial)
+        raise
+    os.replace(partial, path)
+
+
+@contextmanager
+def _partial_writer(partial: str, encoding: Encoding) -> Iterator[IO[bytes]]:
+    with ExitStack() as stack:
+        out = stack.enter_context(open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb"))
+        stages: list[tuple[str, list[str], dict[str, Any]]] = []
+        if encoding.compress:
+            stages.append(("zstd", ["zstd", "-q", f"-{encoding.level}", f"-T{encoding.threads}", "-c"], {}))
+        if encoding.passphrase:
+            homedir = stack.enter_context(tempfile.TemporaryDirectory(prefix="birtha-gpg-"))
+            fd = _passphrase_fd(encoding.passphrase)
+            stack.callback(os.close, fd)
+            stages.append(("gpg", _gpg_command(homedir, fd, decrypt=False), {"pass_fds": (fd,)}))
+        if not stages:
+            yield out
+            out.flush()
+        else:
+            processes: list[tuple[str, subprocess.Popen]] = []
+            downstream: Any = out
+            for name, command, extra in reversed(stages):
+                process = subprocess.Popen(
+                    command, stdin=subprocess.PIPE, stdout=downstream, stderr=subprocess.PIPE, **extra
+                )
+                if downstream is not out:
+                    downstream.close()  # the child holds it now
+                processes.insert(0, (name, process))
+                downstream = process.stdin
+            try:
+                yield downstream
+            finally:
+                downstream.close()
+            _check(processes)
+
+
+@contextmanager
+def decoded_reader(path: str, encoding: Encoding) -> Iterator[IO[bytes]]:
+    """A binary stream of path's content, decrypted and decompressed as encoding says."""
+    require_tools(encoding)
+    with ExitStack() as stack:
+        source = stack.enter_context(open(path, "rb"))
+        processes: list[tuple[str, subprocess.Popen]] = []
+        upstream: Any = source
+        if encoding.passphrase:
+            homedir = stack.enter_context(tempfile.TemporaryDirectory(prefix="birtha-gpg-"))
+            fd = _passphrase_fd(encoding.passphrase)
+            stack.callback(os.close, fd)
+            gpg = subprocess.Popen(
+                _gpg_command(homedir, fd, decrypt=True),
+                stdin=upstream,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(fd,),
+            )
+            processes.append(("gpg (wrong passphrase?)", gpg))
+            upstream = gpg.stdout
+        if encoding.compress:
+            zstd = subprocess.Popen(
+                ["zstd", "-q", "-d", "-c"], stdin=upstream, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            if upstream is not source:
+                upstream.close()
+            processes.append(("zstd", zstd))
+            upstream = zstd.stdout
+        try:
+            yield upstream
+        finally:
+            if upstream is not source:
+                upstream.read()  # drain, so the producers can exit
+                upstream.close()
+        _check(processes)
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def copy_stream(source: IO[bytes], target: IO[bytes]) -> tuple[int, str]:
+    """Copy source into target; return the bytes copied and their sha256."""
+    digest = hashlib.sha256()
+    size = 0
+    for block in iter(lambda: source.read(CHUNK), b""):
+        digest.update(block)
+        size += len(block)
+        target.write(block)
+    return size, digest.hexdigest()

@@ -1,0 +1,223 @@
+#!/usr/bin/python
+# Copyright: Birtha platform team
+# Apache License 2.0 (see LICENSE)
+"""Dump PostgreSQL databases consistently, compressed and encrypted, with row counts and checksums."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postgres_dump
+short_description: Dump PostgreSQL databases consistently, compressed and encrypted, with a state to verify against
+version_added: 0.3.0
+description:
+  - For each database, opens a read-only REPEATABLE READ transaction, exports its snapshot, records every public
+    table's row count and content checksum and the alembic revision in that snapshot, and runs C(pg_dump --snapshot)
+    on the same snapshot. What the manifest says is therefore exactly what the dump holds, even while MLflow writes.
+  - Dumps are in C(pg_dump)'s custom format (so C(pg_restore -j) can restore in parallel), compressed with
+    multi-threaded zstd and, when O(passphrase) is given, encrypted with gpg AES256. The passphrase reaches gpg
+    through a pipe, never a command line or a file.
+  - Optionally dumps the cluster's roles (C(pg_dumpall --roles-only)), which a restore onto a new server needs.
+  - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)); connects over the Unix socket.
+  - A file is written as C(<name>.partial) and renamed only when every stage succeeded.
+options:
+  databases:
+    description: Databases to dump.
+    type: list
+    elements: str
+    required: true
+  dest:
+    description: Directory the dumps are written to. It must exist and be writable by the user the module runs as.
+    type: path
+    required: true
+  port:
+    description: Port of the local PostgreSQL server.
+    type: int
+    default: 5432
+  roles:
+    description: Also dump the cluster's roles into C(roles.sql).
+    type: bool
+    default: true
+  compress:
+    description: Compress with zstd.
+    type: bool
+    default: true
+  zstd_level:
+    description: zstd compression level (1 fastest, 19 smallest).
+    type: int
+    default: 3
+  zstd_threads:
+    description: zstd worker threads; V(0) uses every core.
+    type: int
+    default: 0
+  passphrase:
+    description: Encrypt with gpg AES256 using this passphrase. Without it the files are not encrypted.
+    type: str
+  checksums:
+    description:
+      - Record a content checksum per table besides its row count. Reads every row once; turn off for very large
+        databases if the row counts are enough.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    details: Reports what would be dumped; writes nothing.
+  diff_mode:
+    support: none
+requirements:
+  - psycopg2, pg_dump and pg_dumpall, zstd (with O(compress)), gpg (with O(passphrase)) on the database host
+author:
+  - Birtha platform team
+"""
+
+EXAMPLES = r"""
+- name: Dump MLflow's databases into the backup set's directory
+  birtha.mlflow.postgres_dump:
+    databases: [mlflow_db, mlflow_auth]
+    dest: /var/backups/mlflow/spool/20261128T101500Z/postgres
+    passphrase: "{{ vault_backup_passphrase }}"
+  become: true
+  become_user: postgres
+  register: dumped
+"""
+
+RETURN = r"""
+files:
+  description: Files written, relative to O(dest), with size and sha256.
+  returned: success and not in check mode
+  type: list
+  elements: dict
+  sample: [{name: mlflow_db.dump.zst.gpg, size: 48213, sha256: 9f86d0...}]
+databases:
+  description: Per database, its file, alembic revision and per-table rows and checksums, as of the dump's snapshot.
+  returned: success and not in check mode
+  type: dict
+  sample: {mlflow_db: {file: mlflow_db.dump.zst.gpg, alembic_revision: 1b5f0d9ad7c1,
+           tables: {runs: {rows: 200, checksum: 5d41402abc4b2a76b9719d911017c592}}}}
+started:
+  description: UTC time the first snapshot was taken (ISO 8601).
+  returned: success
+  type: str
+finished:
+  description: UTC time the last file was complete (ISO 8601).
+  returned: success
+  type: str
+"""
+
+import datetime
+import os
+import subprocess
+import traceback
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import (
+    Encoding,
+    StreamError,
+    copy_stream,
+    encoded_writer,
+    sha256_file,
+)
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
+    PSYCOPG2_IMPORT_ERROR,
+    alembic_revision,
+    connect,
+    database_state,
+)
+
+ALEMBIC_TABLES = ("alembic_version", "alembic_version_auth")
+
+
+def argument_spec() -> dict[str, Any]:
+    return {
+        "databases": {"type": "list", "elements": "str", "required": True},
+        "dest": {"type": "path", "required": True},
+        "port": {"type": "int", "default": 5432},
+        "roles": {"type": "bool", "default": True},
+        "compress": {"type": "bool", "default": True},
+        "zstd_level": {"type": "int", "default": 3},
+        "zstd_threads": {"type": "int", "default": 0},
+        "passphrase": {"type": "str", "no_log": True},
+        "checksums": {"type": "bool", "default": True},
+    }
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_into(command: list[str], path: str, encoding: Encoding) -> None:
+    """Run command and stream its stdout through the encoding into path."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with encoded_writer(path, encoding) as writer:
+        copy_stream(process.stdout, writer)
+    error = process.stderr.read().decode(errors="replace").strip()
+    if process.wait() != 0:
+        raise StreamError(f"{command[0]} failed: {error or 'no message'}")
+
+
+def schema_revision(cursor: Any) -> str:
+    for table in ALEMBIC_TABLES:
+        revision = alembic_revision(cursor, table)
+        if revision:
+            return revision
+    return ""
+
+
+def dump_database(name: str, params: dict[str, Any], encoding: Encoding) -> dict[str, Any]:
+    """Snapshot, state and dump of one database, all from the same snapshot."""
+    filename = f"{name}.dump{encoding.suffix()}"
+    with connect(name, port=params["port"]) as connection:
+        connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+            state = database_state(cursor, params["checksums"])
+            revision = schema_revision(cursor)
+            command = ["pg_dump", "--format=custom", "--compress=0", f"--snapshot={snapshot}"]
+            command += [f"--port={params['port']}", f"--dbname={name}"]
+            # The snapshot stays valid while this transaction is open, so the dump runs inside it.
+            run_into(command, os.path.join(params["dest"], filename), encoding)
+        connection.rollback()
+    return {"file": filename, "alembic_revision": revision, "tables": state}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    params = module.params
+    if PSYCOPG2_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+    if not os.path.isdir(params["dest"]):
+        module.fail_json(msg=f"dest: {params['dest']} is not a directory; create it first.")
+    encoding = Encoding(params["compress"], params["zstd_level"], params["zstd_threads"], params["passphrase"])
+    started = now()
+    if module.check_mode:
+        module.exit_json(changed=True, started=started, finished=started)
+    os.umask(0o077)
+    databases: dict[str, Any] = {}
+    try:
+        for name in params["databases"]:
+            databases[name] = dump_database(name, params, encoding)
+        names = [entry["file"] for entry in databases.values()]
+        if params["roles"]:
+            roles_file = f"roles.sql{encoding.suffix()}"
+            run_into(
+                ["pg_dumpall", "--roles-only", f"--port={params['port']}"],
+                os.path.join(params["dest"], roles_file),
+                encoding,
+            )
+            names.append(roles_file)
+    except StreamError as exc:
+        module.fail_json(msg=f"Dump failed: {exc}")
+    except Exception as exc:
+        module.fail_json(msg=f"Dump failed: {exc}", exception=traceback.format_exc())
+    files = []
+    for name in names:
+        path = os.path.join(params["dest"], name)
+        files.append({"name": name, "size": os.path.getsize(path), "sha256": sha256_file(path)})
+    module.exit_json(changed=True, files=files, databases=databases, started=started, finished=now())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+#!/usr/bin/python
+# Copyright: Birtha platform team
+# Apache License 2.0 (see LICENSE)
+"""Restore a postgres_dump file into a new database, verify it, and optionally swap it into place."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postgres_restore
+short_description: Restore a postgres_dump file into a new database, verify it against the manifest, swap it in
+version_added: 0.3.0
+description:
+  - Decrypts and decompresses a dump written by M(birtha.mlflow.postgres_dump) into a scratch file, creates
+    O(database) and restores into it with C(pg_restore -j) (parallel).
+  - Compares every table's row count and checksum with O(expected) (the manifest's). Any difference fails the task
+    and nothing is swapped.
+  - With O(swap_into), the verified database then takes that name. The database that had it is renamed to
+    C(<swap_into>_before_restore_<timestamp>) and kept, so the restore can be rolled back by renaming back.
+    Connections to it are terminated first (stop MLflow before).
+  - With O(drop_after), the restored database is dropped once verified (the rehearsal of
+    C(playbooks/backup_verify.yml)).
+  - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)).
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.backup_encoding
+options:
+  src:
+    description: Path of the dump file on the database host.
+    type: path
+    required: true
+  database:
+    description: Name of the database to create and restore into. It must not exist.
+    type: str
+    required: true
+  owner:
+    description: Owner of the new database.
+    type: str
+    default: postgres
+  port:
+    description: Port of the local PostgreSQL server.
+    type: int
+    default: 5432
+  jobs:
+    description: Parallel C(pg_restore) jobs.
+    type: int
+    default: 2
+  workdir:
+    description: Directory for the decoded scratch copy of the dump (removed afterwards).
+    type: path
+    default: /var/tmp
+  expected:
+    description: The manifest's tables (name to C(rows) and C(checksum)). Without it nothing is compared.
+    type: dict
+  roles_src:
+    description:
+      - A roles file from M(birtha.mlflow.postgres_dump) to apply first; roles that exist are left as they are.
+        For a restore onto a new server.
+    type: path
+  swap_into:
+    description: Rename the verified database to this name, keeping the current one under a rollback name.
+    type: str
+  drop_after:
+    description: Drop the restored database after it was verified.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    details: Checks that the dump can be decoded and that O(database) does not exist; restores nothing.
+  diff_mode:
+    support: none
+requirements:
+  - psycopg2, pg_restore and psql on the database host
+author:
+  - Birtha platform team
+"""
+
+EXAMPLES = r"""
+- name: Restore the MLflow database from a set and swap it into place
+  birtha.mlflow.postgres_restore:
+    src: /var/backups/mlflow/sets/20261128T101500Z/postgres/mlflow_db.dump.zst.gpg
+    database: mlflow_db_restore_20261128T101500Z
+    owner: mlflow
+    passphrase: "{{ vault_backup_passphrase }}"
+    expected: "{{ manifest.postgres.databases.mlflow_db.tables }}"
+    swap_into: mlflow_db
+  become: true
+  become_user: postgres
+"""
+
+RETURN = r"""
+database:
+  description: The database restored into (its final name after O(swap_into)).
+  returned: always
+  type: str
+previous_database:
+  description: Where the database that had the name O(swap_into) was kept (rename it back to roll back).
+  returned: when O(swap_into) and a database had that name
+  type: str
+tables:
+  description: Rows and checksum of every table after the restore.
+  returned: success and not in check mode
+  type: dict
+problems:
+  description: Differences from O(expected), in words.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import datetime
+import os
+import subprocess
+import tempfile
+import traceback
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import (
+    Encoding,
+    StreamError,
+    copy_stream,
+    decoded_reader,
+)
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
+    PSYCOPG2_IMPORT_ERROR,
+    compare_states,
+    connect,
+    database_state,
+    sql,
+)
+
+
+def argument_spec() -> dict[str, Any]:
+    return {
+        "src": {"type": "path", "required": True},
+        "database": {"type": "str", "required": True},
+        "owner": {"type": "str", "default": "postgres"},
+        "port": {"type": "int", "default": 5432},
+        "jobs": {"type": "int", "default": 2},
+        "workdir": {"type": "path", "default": "/var/tmp"},
+        "expected": {"type": "dict"},
+        "roles_src": {"type": "path"},
+        "swap_into": {"type": "str"},
+        "drop_after": {"type": "bool", "default": False},
+        "compress": {"type": "bool", "default": True},
+        "zstd_level": {"type": "int", "default": 3},
+        "zstd_threads": {"type": "int", "default": 0},
+        "passphrase": {"type": "str", "no_log": True},
+    }
+
+
+def run(command: list[str], stdin: Any = None) -> str:
+    done = subprocess.run(command, stdin=stdin, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise StreamError(f"{command[0]} failed: {done.stderr.strip() or done.stdout.strip() or 'no message'}")
+    return done.stderr
+
+
+def database_exists(port: int, name: str) -> bool:
+    with connect("postgres", port=port) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        return cursor.fetchone() is not None
+
+
+def admin(port: int, statements: list[Any]) -> None:
+    """Run statements that cannot run in a transaction (CREATE/DROP/ALTER DATABASE) one by one."""
+    with connect("postgres", port=port) as connection:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+
+def terminate(name: str) -> Any:
+    return sql.SQL(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()"
+    ).format(sql.Literal(name))
+
+
+def apply_roles(params: dict[str, Any], encoding: Encoding) -> None:
+    """Create the roles the dump's objects belong to. psql goes on past 'already exists'."""
+    with decoded_reader(params["roles_src"], encoding) as stream:
+        subprocess.run(
+            ["psql", "-q", f"--port={params['port']}", "-d", "postgres"], stdin=stream, capture_output=True, check=False
+        )
+
+
+def restore(params: dict[str, Any], encoding: Encoding) -> None:
+    name = params["database"]
+    admin(
+        params["port"],
+        [sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(params["owner"]))],
+    )
+    with tempfile.NamedTemporaryFile(dir=params["workdir"], prefix="birtha-restore-", suffix=".dump") as scratch:
+        with decoded_reader(params["src"], encoding) as stream:
+            copy_stream(stream, scratch)
+        scratch.flush()
+        run(
+            [
+                "pg_restore",
+                f"--port={params['port']}",
+                f"--dbname={name}",
+                f"--jobs={params['jobs']}",
+                "--exit-on-error",
+                scratch.name,
+            ]
+        )
+
+
+def swap(params: dict[str, Any]) -> str | None:
+    """Give the restored database the name swap_into; keep the one that had it for rollback."""
+    target, restored, port = params["swap_into"], params["database"], params["port"]
+    previous = None
+    statements = []
+    if database_exists(port, target):
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+        previous = f"{target}_before_restore_{stamp}"
+        statements += [
+            terminate(target),
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(target), sql.Identifier(previous)),
+        ]
+    statements += [
+        terminate(restored),
+        sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(restored), sql.Identifier(target)),
+    ]
+    admin(port, statements)
+    return previous
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(), supports_check_mode=True, mutually_exclusive=[("swap_into", "drop_after")]
+    )
+    params = module.params
+    if PSYCOPG2_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+    encoding = Encoding(params["compress"], params["zstd_level"], params["zstd_threads"], params["passphrase"])
+    name = params["database"]
+    result: dict[str, Any] = {"database": name, "problems": []}
+    try:
+        if not os.path.isfile(params["src"]):
+            module.fail_json(msg=f"src: {params['src']} does not exist on this host.", **result)
+        if database_exists(params["port"], name):
+            module.fail_json(
+                msg=f"database: {name} exists already; restore into a new name (nothing was changed).", **result
+            )
+        if module.check_mode:
+            module.exit_json(changed=True, **result)
+        if params["roles_src"]:
+            apply_roles(params, encoding)
+        restore(params, encoding)
+        with connect(name, port=params["port"]) as connection, connection.cursor() as cursor:
+            result["tables"] = database_state(cursor, checksum=True)
+        if params["expected"] is not None:
+            result["problems"] = compare_states(params["expected"], result["tables"])
+        if result["problems"]:
+            module.fail_json(
+                msg=f"The restored database {name} does not match the backup's manifest (kept for inspection; nothing "
+                "was swapped): " + "; ".join(result["problems"][:20]),
+                **result,
+            )
+        if params["drop_after"]:
+            admin(params["port"], [terminate(name), sql.SQL("DROP DATABASE {}").format(sql.Identifier(name))])
+        if params["swap_into"]:
+            previous = swap(params)
+            result["database"] = params["swap_into"]
+            if previous:
+                result["previous_database"] = previous
+    except StreamError as exc:
+        module.fail_json(msg=f"Restore of {params['src']} into {name} failed: {exc}", **result)
+    except Exception as exc:
+        module.fail_json(
+            msg=f"Restore of {params['src']} into {name} failed: {exc}", exception=traceback.format_exc(), **result
+        )
+    module.exit_json(changed=True, **result)
+
+
+if __name__ == "__main__":
+    main()

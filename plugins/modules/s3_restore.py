@@ -1,0 +1,207 @@
+#!/usr/bin/python
+# Copyright: Birtha platform team
+# Apache License 2.0 (see LICENSE)
+"""Restore an s3_snapshot archive into a bucket, checking every object against the backup's manifest."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: s3_restore
+short_description: Restore an s3_snapshot archive into a bucket, checked against the manifest
+version_added: 0.3.0
+description:
+  - Reads an archive written by M(birtha.mlflow.s3_snapshot) (decrypting and decompressing as a stream) and uploads
+    each object under O(prefix) of O(bucket).
+  - Each object's sha256 is compared with the manifest's before upload, and sent with the upload
+    (C(x-amz-checksum-sha256)) so the server stores it only if the bytes that arrived match.
+  - Objects the manifest lists that are missing from the archive, and objects whose bytes differ, are reported and
+    fail the task.
+  - With O(delete_after), the restored objects are deleted again afterwards (the rehearsal of
+    C(playbooks/backup_verify.yml), restoring into a scratch prefix).
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.s3
+  - birtha.mlflow.mlflow.backup_encoding
+options:
+  src:
+    description: Path of the archive on the host that runs the module.
+    type: path
+    required: true
+  prefix:
+    description: Key prefix the objects are restored under (V("") restores them under their own keys).
+    type: str
+    default: ""
+  expected:
+    description: The manifest's objects (C(key), C(size), C(sha256)). Without it nothing is compared.
+    type: list
+    elements: dict
+  delete_after:
+    description: Delete the restored objects (everything under O(prefix)) when done. Needs a non-empty O(prefix).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    details: Reads and checks the archive against O(expected); uploads nothing.
+  diff_mode:
+    support: none
+requirements:
+  - zstd (when compressed), gpg (when encrypted)
+author:
+  - Birtha platform team
+"""
+
+EXAMPLES = r"""
+- name: Restore the bucket from a backup set
+  birtha.mlflow.s3_restore:
+    endpoint_url: http://127.0.0.1:9000
+    access_key: "{{ minio_server_root_user }}"
+    secret_key: "{{ minio_server_root_password }}"
+    bucket: mlflow-artifacts
+    src: /var/backups/mlflow/sets/20261128T101500Z/artifacts/mlflow-artifacts.tar.zst.gpg
+    passphrase: "{{ vault_backup_passphrase }}"
+    expected: "{{ (lookup('file', manifest) | from_json).artifacts.objects }}"
+"""
+
+RETURN = r"""
+restored:
+  description: Number of objects uploaded (or that would be, in check mode).
+  returned: always
+  type: int
+bytes:
+  description: Their total size.
+  returned: always
+  type: int
+problems:
+  description: Differences from O(expected), in words (missing objects, checksum mismatches).
+  returned: always
+  type: list
+  elements: str
+deleted:
+  description: Objects deleted again with O(delete_after).
+  returned: when O(delete_after)
+  type: int
+"""
+
+import base64
+import hashlib
+import tarfile
+import tempfile
+import traceback
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import (
+    CHUNK,
+    Encoding,
+    StreamError,
+    decoded_reader,
+)
+from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
+    BOTO3_IMPORT_ERROR,
+    delete_prefix,
+    s3_argument_spec,
+    s3_client,
+)
+
+SINGLE_PUT_LIMIT = 5 * 1024**3  # S3's largest single PUT
+
+
+def argument_spec() -> dict[str, Any]:
+    spec = s3_argument_spec()
+    spec.update(
+        src={"type": "path", "required": True},
+        prefix={"type": "str", "default": ""},
+        expected={"type": "list", "elements": "dict"},
+        delete_after={"type": "bool", "default": False},
+        compress={"type": "bool", "default": True},
+        zstd_level={"type": "int", "default": 3},
+        zstd_threads={"type": "int", "default": 0},
+        passphrase={"type": "str", "no_log": True},
+    )
+    return spec
+
+
+def spool(member_stream: Any, size: int) -> tuple[Any, str]:
+    """The member in a temporary file (memory up to 64 MiB) and its sha256."""
+    digest = hashlib.sha256()
+    spooled = tempfile.SpooledTemporaryFile(max_size=64 * 1024**2)  # noqa: SIM115 - the caller closes it
+    remaining = size
+    while remaining:
+        block = member_stream.read(min(CHUNK, remaining))
+        if not block:
+            break
+        digest.update(block)
+        spooled.write(block)
+        remaining -= len(block)
+    spooled.seek(0)
+    return spooled, digest.hexdigest()
+
+
+def upload(client: Any, bucket: str, key: str, body: Any, size: int, sha256: str) -> None:
+    if size < SINGLE_PUT_LIMIT:
+        checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
+        client.put_object(Bucket=bucket, Key=key, Body=body, ContentLength=size, ChecksumSHA256=checksum)
+    else:
+        client.upload_fileobj(body, bucket, key, ExtraArgs={"ChecksumAlgorithm": "SHA256"})
+
+
+def restore(module: AnsibleModule, client: Any, encoding: Encoding) -> dict[str, Any]:
+    params = module.params
+    expected = {item["key"]: item for item in params["expected"] or []}
+    seen: set[str] = set()
+    problems: list[str] = []
+    restored = total = 0
+    with decoded_reader(params["src"], encoding) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            key = member.name
+            seen.add(key)
+            body, sha256 = spool(tar.extractfile(member), member.size)
+            with body:
+                want = expected.get(key)
+                if want is not None and (want["sha256"] != sha256 or int(want["size"]) != member.size):
+                    problems.append(f"object {key}: the archive's bytes do not match the manifest (sha256 {sha256})")
+                    continue
+                if expected and want is None:
+                    problems.append(f"object {key} is in the archive but not in the manifest")
+                if not module.check_mode:
+                    upload(client, params["bucket"], params["prefix"] + key, body, member.size, sha256)
+            restored += 1
+            total += member.size
+    problems += [
+        f"object {key} is in the manifest but missing from the archive" for key in sorted(set(expected) - seen)
+    ]
+    return {"restored": restored, "bytes": total, "problems": problems}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    params = module.params
+    if BOTO3_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
+    if params["delete_after"] and not params["prefix"]:
+        module.fail_json(msg="delete_after needs a prefix: it would otherwise delete the restored bucket's objects.")
+    encoding = Encoding(params["compress"], params["zstd_level"], params["zstd_threads"], params["passphrase"])
+    client = s3_client(params)
+    try:
+        result = restore(module, client, encoding)
+        if params["delete_after"] and not module.check_mode:
+            result["deleted"] = delete_prefix(client, params["bucket"], params["prefix"])
+    except StreamError as exc:
+        module.fail_json(msg=f"Could not read {params['src']}: {exc}")
+    except Exception as exc:
+        module.fail_json(
+            msg=f"Restore into bucket {params['bucket']} at {params['endpoint_url']} failed: {exc}",
+            exception=traceback.format_exc(),
+        )
+    if result["problems"]:
+        module.fail_json(
+            msg="The restored objects do not match the manifest: " + "; ".join(result["problems"][:20]), **result
+        )
+    module.exit_json(changed=not module.check_mode and result["restored"] > 0, **result)
+
+
+if __name__ == "__main__":
+    main()
