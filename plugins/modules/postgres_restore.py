@@ -52,8 +52,9 @@ options:
     type: dict
   roles_src:
     description:
-      - A roles file from M(birtha.mlflow.postgres_dump) to apply first; roles that exist are left as they are.
-        For a restore onto a new server.
+      - A roles file from M(birtha.mlflow.postgres_dump), applied first but only when O(owner) does not exist (a
+        restore onto a new server). On a server that has the roles they are left alone, so a restore never
+        puts back an old password.
     type: path
   swap_into:
     description: Rename the verified database to this name, keeping the current one under a rollback name.
@@ -100,6 +101,10 @@ tables:
   description: Rows and checksum of every table after the restore.
   returned: success and not in check mode
   type: dict
+roles_applied:
+  description: Whether O(roles_src) was applied (only when O(owner) did not exist).
+  returned: when it was applied
+  type: bool
 problems:
   description: Differences from O(expected), in words.
   returned: always
@@ -160,6 +165,12 @@ def run(command: list[str], stdin: Any = None) -> str:
 def database_exists(port: int, name: str) -> bool:
     with connect("postgres", port=port) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        return cursor.fetchone() is not None
+
+
+def role_exists(port: int, name: str) -> bool:
+    with connect("postgres", port=port) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
         return cursor.fetchone() is not None
 
 
@@ -247,8 +258,9 @@ def main() -> None:
             )
         if module.check_mode:
             module.exit_json(changed=True, **result)
-        if params["roles_src"]:
+        if params["roles_src"] and not role_exists(params["port"], params["owner"]):
             apply_roles(params, encoding)
+            result["roles_applied"] = True
         restore(params, encoding)
         with connect(name, port=params["port"]) as connection, connection.cursor() as cursor:
             result["tables"] = database_state(cursor, checksum=True)

@@ -1,7 +1,8 @@
 """Backup, disaster, restore: nothing is lost (the backup_restore Molecule scenario).
 
 Fills the platform (3 experiments, 200 runs with metric history, 2 registered models with aliases, 50+
-artifacts including 50 MiB), takes a backup set, proves verification catches a tampered set and restore
+artifacts including 50 MiB), refuses an unencrypted second copy, takes a backup set with its second copy in
+another bucket (3-2-1), proves verification catches a tampered set and restore
 refuses without confirmation, drops both MLflow databases and empties the bucket, runs the emergency
 restore, and compares every table (rows and checksum) and every object (sha256) with the state before.
 """
@@ -49,9 +50,32 @@ def test_backup_then_disaster_then_restore_loses_nothing(run_playbook):
     assert before["tracking"]["runs"][0] >= 200
     assert len(before["objects"]) >= 50
 
-    backup = run_playbook(PLAYBOOKS / "backup.yml")
+    offsite = {
+        "endpoint_url": "http://127.0.0.1:{{ platform_minio_port }}",
+        "bucket": "mlflow-offsite",
+        "prefix": "platform/",
+        "access_key": "{{ minio_server_root_user }}",
+        "secret_key": "{{ minio_server_root_password }}",
+    }
+    created = run_playbook(HERE / "offsite.yml", {"offsite_action": "create"})
+    assert created.rc == 0, created.stdout[-4000:]
+    unencrypted = run_playbook(
+        PLAYBOOKS / "backup.yml", {"backup_s3_destination": offsite, "postgres_backup_passphrase": ""}
+    )
+    assert unencrypted.rc != 0 and "would leave the platform unencrypted" in unencrypted.stdout
+
+    backup = run_playbook(PLAYBOOKS / "backup.yml", {"backup_s3_destination": offsite})
     assert backup.rc == 0, backup.stdout[-6000:]
     set_id = backup.task_results("Name the set")[0]["ansible_facts"]["backup_set_id"]
+    listed = run_playbook(HERE / "offsite.yml", {"offsite_action": "list"})
+    copied = listed.task_results("List the bucket")[0]["stdout"]
+    for name in (
+        "manifest.json",
+        "COMPLETE",
+        "postgres/mlflow_db.dump.zst.gpg",
+        "artifacts/mlflow-artifacts.tar.zst.gpg",
+    ):
+        assert f"platform/{set_id}/{name}" in copied, copied
 
     tampered = run_playbook(HERE / "tamper.yml", {"set_id": set_id})
     assert tampered.rc == 0, tampered.stdout[-4000:]
