@@ -53,6 +53,7 @@ def _passphrase_fd(passphrase: str) -> int:
 
 def _gpg_command(homedir: str, fd: int, decrypt: bool) -> list[str]:
     base = ["gpg", "--homedir", homedir, "--batch", "--yes", "--no-tty", "--quiet", "--pinentry-mode", "loopback"]
+    base += ["--no-symkey-cache"]  # no agent keeps the passphrase after gpg exits
     base += ["--passphrase-fd", str(fd)]
     if decrypt:
         return [*base, "--decrypt"]
@@ -79,11 +80,22 @@ def encoded_writer(path: str, encoding: Encoding) -> Iterator[IO[bytes]]:
     try:
         with _partial_writer(partial, encoding) as stream:
             yield stream
+        _fsync(partial)
     except BaseException:
         if os.path.exists(partial):
             os.unlink(partial)
         raise
     os.replace(partial, path)
+    _fsync(os.path.dirname(path) or ".")
+
+
+def _fsync(path: str) -> None:
+    """On disk before it is renamed into place or a marker says the set is complete."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 @contextmanager
@@ -150,11 +162,31 @@ def decoded_reader(path: str, encoding: Encoding) -> Iterator[IO[bytes]]:
             upstream = zstd.stdout
         try:
             yield upstream
-        finally:
-            if upstream is not source:
-                upstream.read()  # drain, so the producers can exit
-                upstream.close()
+        except BaseException:
+            for _name, process in processes:  # the reader gave up: stop the producers, keep its error
+                process.kill()
+                process.wait()
+            raise
+        if upstream is not source:
+            while upstream.read(CHUNK):  # let the producers finish, without holding the rest in memory
+                pass
+            upstream.close()
         _check(processes)
+
+
+def command_into(command: list[str], path: str, encoding: Encoding) -> None:
+    """Run command and stream its stdout through the encoding into path.
+
+    Its exit status is checked before the file is renamed into place, so a failed command leaves no file;
+    its stderr goes to a temporary file, so a chatty command cannot block on a full pipe.
+    """
+    with tempfile.TemporaryFile() as errors, encoded_writer(path, encoding) as writer:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+        copy_stream(process.stdout, writer)
+        if process.wait() != 0:
+            errors.seek(0)
+            message = errors.read().decode(errors="replace").strip()
+            raise StreamError(f"{command[0]} failed with exit code {process.returncode}: {message or 'no message'}")
 
 
 def sha256_file(path: str) -> str:

@@ -106,7 +106,6 @@ finished:
 
 import datetime
 import os
-import subprocess
 import traceback
 from typing import Any
 
@@ -115,8 +114,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import (
     Encoding,
     StreamError,
-    copy_stream,
-    encoded_writer,
+    command_into,
     sha256_file,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
@@ -147,16 +145,6 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_into(command: list[str], path: str, encoding: Encoding) -> None:
-    """Run command and stream its stdout through the encoding into path."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    with encoded_writer(path, encoding) as writer:
-        copy_stream(process.stdout, writer)
-    error = process.stderr.read().decode(errors="replace").strip()
-    if process.wait() != 0:
-        raise StreamError(f"{command[0]} failed: {error or 'no message'}")
-
-
 def schema_revision(cursor: Any) -> str:
     for table in ALEMBIC_TABLES:
         revision = alembic_revision(cursor, table)
@@ -178,7 +166,7 @@ def dump_database(name: str, params: dict[str, Any], encoding: Encoding) -> dict
             command = ["pg_dump", "--format=custom", "--compress=0", f"--snapshot={snapshot}"]
             command += [f"--port={params['port']}", f"--dbname={name}"]
             # The snapshot stays valid while this transaction is open, so the dump runs inside it.
-            run_into(command, os.path.join(params["dest"], filename), encoding)
+            command_into(command, os.path.join(params["dest"], filename), encoding)
         connection.rollback()
     return {"file": filename, "alembic_revision": revision, "tables": state}
 
@@ -202,7 +190,7 @@ def main() -> None:
         names = [entry["file"] for entry in databases.values()]
         if params["roles"]:
             roles_file = f"roles.sql{encoding.suffix()}"
-            run_into(
+            command_into(
                 ["pg_dumpall", "--roles-only", f"--port={params['port']}"],
                 os.path.join(params["dest"], roles_file),
                 encoding,

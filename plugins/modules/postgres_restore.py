@@ -12,8 +12,8 @@ version_added: 0.3.0
 description:
   - Decrypts and decompresses a dump written by M(birtha.mlflow.postgres_dump) into a scratch file, creates
     O(database) and restores into it with C(pg_restore -j) (parallel).
-  - Compares every table's row count and checksum with O(expected) (the manifest's). Any difference fails the task
-    and nothing is swapped.
+  - Compares every table's row count and checksum with O(expected) (the manifest's). Any difference fails the task,
+    the restored database is dropped and nothing is swapped.
   - With O(swap_into), the verified database then takes that name. The database that had it is renamed to
     C(<swap_into>_before_restore_<timestamp>) and kept, so the restore can be rolled back by renaming back.
     Connections to it are terminated first (stop MLflow before).
@@ -24,9 +24,8 @@ extends_documentation_fragment:
   - birtha.mlflow.mlflow.backup_encoding
 options:
   src:
-    description: Path of the dump file on the database host.
+    description: Path of the dump file on the database host. Required unless O(restore=false).
     type: path
-    required: true
   database:
     description: Name of the database to create and restore into. It must not exist.
     type: str
@@ -58,6 +57,16 @@ options:
     type: path
   swap_into:
     description: Rename the verified database to this name, keeping the current one under a rollback name.
+    type: str
+  restore:
+    description:
+      - V(false) skips the restore and only swaps O(database), restored and verified by an earlier call, into
+        O(swap_into). Restoring every database first and swapping them all afterwards keeps a failed verification
+        from leaving some databases swapped and others not.
+    type: bool
+    default: true
+  src_sha256:
+    description: The manifest's sha256 of O(src). A file that differs fails the task before anything is restored.
     type: str
   drop_after:
     description: Drop the restored database after it was verified.
@@ -95,7 +104,7 @@ database:
   type: str
 previous_database:
   description: Where the database that had the name O(swap_into) was kept (rename it back to roll back).
-  returned: when O(swap_into) and a database had that name
+  returned: when O(swap_into) and a database had that name (also on a failure after the first rename)
   type: str
 tables:
   description: Rows and checksum of every table after the restore.
@@ -126,6 +135,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
     StreamError,
     copy_stream,
     decoded_reader,
+    sha256_file,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     PSYCOPG2_IMPORT_ERROR,
@@ -138,7 +148,9 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
 
 def argument_spec() -> dict[str, Any]:
     return {
-        "src": {"type": "path", "required": True},
+        "src": {"type": "path"},
+        "restore": {"type": "bool", "default": True},
+        "src_sha256": {"type": "str"},
         "database": {"type": "str", "required": True},
         "owner": {"type": "str", "default": "postgres"},
         "port": {"type": "int", "default": 5432},
@@ -219,24 +231,77 @@ def restore(params: dict[str, Any], encoding: Encoding) -> None:
         )
 
 
-def swap(params: dict[str, Any]) -> str | None:
-    """Give the restored database the name swap_into; keep the one that had it for rollback."""
+def rename(name: str, new_name: str) -> list[Any]:
+    return [
+        terminate(name),
+        sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(new_name)),
+    ]
+
+
+def swap(params: dict[str, Any], result: dict[str, Any]) -> None:
+    """Give the restored database the name swap_into; keep the one that had it for rollback.
+
+    The rollback name goes into result before anything is renamed, and if the second rename fails the first
+    is undone, so the platform never ends up without a database under swap_into.
+    """
     target, restored, port = params["swap_into"], params["database"], params["port"]
-    previous = None
-    statements = []
     if database_exists(port, target):
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
         previous = f"{target}_before_restore_{stamp}"
-        statements += [
-            terminate(target),
-            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(target), sql.Identifier(previous)),
-        ]
-    statements += [
-        terminate(restored),
-        sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(restored), sql.Identifier(target)),
-    ]
-    admin(port, statements)
-    return previous
+        result["previous_database"] = previous
+        admin(port, rename(target, previous))
+        try:
+            admin(port, rename(restored, target))
+        except Exception:
+            admin(port, rename(previous, target))
+            del result["previous_database"]
+            raise
+    else:
+        admin(port, rename(restored, target))
+    result["database"] = target
+
+
+def drop(port: int, name: str) -> None:
+    admin(port, [terminate(name), sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name))])
+
+
+def restore_and_verify(module: AnsibleModule, encoding: Encoding, result: dict[str, Any]) -> None:
+    params = module.params
+    name = params["database"]
+    if not params["src"] or not os.path.isfile(params["src"]):
+        module.fail_json(msg=f"src: {params['src']} does not exist on this host.", **result)
+    if params["src_sha256"] and sha256_file(params["src"]) != params["src_sha256"]:
+        module.fail_json(
+            msg=f"src: {params['src']} does not have the manifest's sha256: damaged or replaced.", **result
+        )
+    if database_exists(params["port"], name):
+        module.fail_json(
+            msg=f"database: {name} exists already; restore into a new name (nothing was changed).", **result
+        )
+    if module.check_mode:
+        module.exit_json(changed=True, **result)
+    if params["roles_src"] and not role_exists(params["port"], params["owner"]):
+        apply_roles(params, encoding)
+        result["roles_applied"] = True
+    verified = False
+    try:
+        restore(params, encoding)
+        with connect(name, port=params["port"]) as connection, connection.cursor() as cursor:
+            result["tables"] = database_state(cursor, checksum=True)
+        if params["expected"] is not None:
+            result["problems"] = compare_states(params["expected"], result["tables"])
+        verified = not result["problems"]
+    finally:
+        # A rehearsal leaves no scratch database behind, and neither does a failed restore, so the next
+        # attempt can use the same name.
+        if params["drop_after"] or not verified:
+            drop(params["port"], name)
+    if result["problems"]:
+        module.fail_json(
+            msg=f"The restored database {name} does not match the backup's manifest (dropped; nothing was swapped): "
+            + "; ".join(result["problems"][:20]),
+            **result,
+        )
 
 
 def main() -> None:
@@ -250,35 +315,12 @@ def main() -> None:
     name = params["database"]
     result: dict[str, Any] = {"database": name, "problems": []}
     try:
-        if not os.path.isfile(params["src"]):
-            module.fail_json(msg=f"src: {params['src']} does not exist on this host.", **result)
-        if database_exists(params["port"], name):
-            module.fail_json(
-                msg=f"database: {name} exists already; restore into a new name (nothing was changed).", **result
-            )
-        if module.check_mode:
-            module.exit_json(changed=True, **result)
-        if params["roles_src"] and not role_exists(params["port"], params["owner"]):
-            apply_roles(params, encoding)
-            result["roles_applied"] = True
-        restore(params, encoding)
-        with connect(name, port=params["port"]) as connection, connection.cursor() as cursor:
-            result["tables"] = database_state(cursor, checksum=True)
-        if params["expected"] is not None:
-            result["problems"] = compare_states(params["expected"], result["tables"])
-        if result["problems"]:
-            module.fail_json(
-                msg=f"The restored database {name} does not match the backup's manifest (kept for inspection; nothing "
-                "was swapped): " + "; ".join(result["problems"][:20]),
-                **result,
-            )
-        if params["drop_after"]:
-            admin(params["port"], [terminate(name), sql.SQL("DROP DATABASE {}").format(sql.Identifier(name))])
-        if params["swap_into"]:
-            previous = swap(params)
-            result["database"] = params["swap_into"]
-            if previous:
-                result["previous_database"] = previous
+        if params["restore"]:
+            restore_and_verify(module, encoding, result)
+        elif not database_exists(params["port"], name):
+            module.fail_json(msg=f"database: {name} does not exist; restore it first (restore=true).", **result)
+        if params["swap_into"] and not module.check_mode:
+            swap(params, result)
     except StreamError as exc:
         module.fail_json(msg=f"Restore of {params['src']} into {name} failed: {exc}", **result)
     except Exception as exc:

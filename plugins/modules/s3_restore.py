@@ -26,6 +26,9 @@ options:
     description: Path of the archive on the host that runs the module.
     type: path
     required: true
+  src_sha256:
+    description: The manifest's sha256 of O(src). A file that differs fails the task before anything is read.
+    type: str
   prefix:
     description: Key prefix the objects are restored under (V("") restores them under their own keys).
     type: str
@@ -96,6 +99,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
     Encoding,
     StreamError,
     decoded_reader,
+    sha256_file,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
     BOTO3_IMPORT_ERROR,
@@ -111,6 +115,7 @@ def argument_spec() -> dict[str, Any]:
     spec = s3_argument_spec()
     spec.update(
         src={"type": "path", "required": True},
+        src_sha256={"type": "str"},
         prefix={"type": "str", "default": ""},
         expected={"type": "list", "elements": "dict"},
         delete_after={"type": "bool", "default": False},
@@ -144,6 +149,13 @@ def upload(client: Any, bucket: str, key: str, body: Any, size: int, sha256: str
         client.put_object(Bucket=bucket, Key=key, Body=body, ContentLength=size, ChecksumSHA256=checksum)
     else:
         client.upload_fileobj(body, bucket, key, ExtraArgs={"ChecksumAlgorithm": "SHA256"})
+
+
+def check_source(module: AnsibleModule) -> None:
+    """The archive is the file the manifest describes (a damaged or swapped file fails here, before any upload)."""
+    want = module.params["src_sha256"]
+    if want and sha256_file(module.params["src"]) != want:
+        raise StreamError(f"{module.params['src']} does not have the manifest's sha256 {want}: damaged or replaced")
 
 
 def restore(module: AnsibleModule, client: Any, encoding: Encoding) -> dict[str, Any]:
@@ -186,9 +198,14 @@ def main() -> None:
     encoding = Encoding(params["compress"], params["zstd_level"], params["zstd_threads"], params["passphrase"])
     client = s3_client(params)
     try:
-        result = restore(module, client, encoding)
+        check_source(module)
+        try:
+            result = restore(module, client, encoding)
+        finally:
+            if params["delete_after"] and not module.check_mode:  # a rehearsal leaves nothing behind, even failed
+                deleted = delete_prefix(client, params["bucket"], params["prefix"])
         if params["delete_after"] and not module.check_mode:
-            result["deleted"] = delete_prefix(client, params["bucket"], params["prefix"])
+            result["deleted"] = deleted
     except StreamError as exc:
         module.fail_json(msg=f"Could not read {params['src']}: {exc}")
     except Exception as exc:

@@ -23,6 +23,11 @@ options:
     description: Only objects whose key starts with this.
     type: str
     default: ""
+  exclude_prefixes:
+    description: Leave out objects whose key starts with one of these (the scratch prefix of a verification, say).
+    type: list
+    elements: str
+    default: []
   dest:
     description: Path of the archive to write, without the C(.zst)/C(.gpg) suffixes (added as the encoding needs).
     type: path
@@ -117,6 +122,7 @@ def argument_spec() -> dict[str, Any]:
     spec = s3_argument_spec()
     spec.update(
         prefix={"type": "str", "default": ""},
+        exclude_prefixes={"type": "list", "elements": "str", "default": []},
         dest={"type": "path", "required": True},
         compress={"type": "bool", "default": True},
         zstd_level={"type": "int", "default": 3},
@@ -128,19 +134,26 @@ def argument_spec() -> dict[str, Any]:
 
 def archive_objects(client: Any, params: dict[str, Any], path: str, encoding: Encoding) -> list[dict[str, Any]]:
     objects = []
+    excluded = tuple(params["exclude_prefixes"] or ())
     with (
         encoded_writer(path, encoding) as writer,
         tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar,
     ):
         for item in list_objects(client, params["bucket"], params["prefix"]):
-            body = client.get_object(Bucket=params["bucket"], Key=item["Key"])["Body"]
+            if excluded and item["Key"].startswith(excluded):
+                continue
+            try:
+                response = client.get_object(Bucket=params["bucket"], Key=item["Key"])
+            except client.exceptions.NoSuchKey:
+                continue  # deleted since the listing (mlflow gc, say): not part of the snapshot
+            # The size of what is read, not of what was listed: an object rewritten in between must not be cut.
             info = tarfile.TarInfo(item["Key"])
-            info.size = item["Size"]
-            info.mtime = int(item["LastModified"].timestamp())
+            info.size = response["ContentLength"]
+            info.mtime = int(response["LastModified"].timestamp())
             info.mode = 0o600
-            reader = HashingReader(body)
+            reader = HashingReader(response["Body"])
             tar.addfile(info, reader)
-            objects.append({"key": item["Key"], "size": item["Size"], "sha256": reader.digest.hexdigest()})
+            objects.append({"key": item["Key"], "size": info.size, "sha256": reader.digest.hexdigest()})
     return objects
 
 

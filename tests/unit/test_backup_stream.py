@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import (
     Encoding,
     StreamError,
+    command_into,
     copy_stream,
     decoded_reader,
     encoded_writer,
@@ -72,3 +74,27 @@ def test_copy_stream_hashes_what_it_copies(tmp_path):
     size, digest = copy_stream(io.BytesIO(PAYLOAD), target)
     assert size == len(PAYLOAD) and digest == hashlib.sha256(PAYLOAD).hexdigest()
     assert target.getvalue() == PAYLOAD
+
+
+def test_a_failed_command_leaves_no_file_and_says_why(tmp_path):
+    path = str(tmp_path / "dump.zst")
+    script = "import sys; sys.stdout.write('x' * 100000); sys.stderr.write('e' * 200000 + 'boom'); sys.exit(3)"
+    with pytest.raises(StreamError, match=r"exit code 3: e+boom"):
+        command_into([sys.executable, "-c", script], path, Encoding())
+    assert not os.path.exists(path) and not os.path.exists(path + ".partial")
+    command_into([sys.executable, "-c", "print('ok')"], path, Encoding())
+    with decoded_reader(path, Encoding()) as reader:
+        assert reader.read() == b"ok\n"
+
+
+def test_a_reader_that_gives_up_does_not_drain_the_rest(tmp_path):
+    path = str(tmp_path / "data.zst")
+    with encoded_writer(path, Encoding()) as writer:
+        writer.write(PAYLOAD)
+
+    class Stop(Exception):
+        pass
+
+    with pytest.raises(Stop), decoded_reader(path, Encoding()) as reader:
+        reader.read(10)
+        raise Stop
