@@ -22,8 +22,8 @@ deps:
 	@scripts/bootstrap.sh
 
 lint: deps
-	ruff check plugins tests molecule
-	ruff format --check plugins tests molecule
+	ruff check plugins tests molecule benchmarks
+	ruff format --check plugins tests molecule benchmarks
 	ansible-lint --profile production
 
 unit: deps

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -59,6 +59,11 @@ def _gpg_command(homedir: str, fd: int, decrypt: bool) -> list[str]:
         return [*base, "--decrypt"]
     # Compression is zstd's job; gpg's own would only cost time.
     return [*base, "--symmetric", "--cipher-algo", "AES256", "--compress-algo", "none"]
+
+
+def _close_quietly(stream: IO[bytes]) -> None:
+    with suppress(BrokenPipeError):  # _check reports why the reader went away
+        stream.close()
 
 
 def _check(processes: list[tuple[str, subprocess.Popen]]) -> None:
@@ -126,8 +131,12 @@ def _partial_writer(partial: str, encoding: Encoding) -> Iterator[IO[bytes]]:
                 downstream = process.stdin
             try:
                 yield downstream
-            finally:
-                downstream.close()
+            except BrokenPipeError:
+                # A stage stopped reading (gpg on a full disk, say); its own message says why.
+                _close_quietly(downstream)
+                _check(processes)
+                raise StreamError("a compression or encryption stage stopped reading its input") from None
+            _close_quietly(downstream)
             _check(processes)
 
 
@@ -182,7 +191,12 @@ def command_into(command: list[str], path: str, encoding: Encoding) -> None:
     """
     with tempfile.TemporaryFile() as errors, encoded_writer(path, encoding) as writer:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
-        copy_stream(process.stdout, writer)
+        try:
+            copy_stream(process.stdout, writer)
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
         if process.wait() != 0:
             errors.seek(0)
             message = errors.read().decode(errors="replace").strip()

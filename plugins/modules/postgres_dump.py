@@ -122,6 +122,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     alembic_revision,
     connect,
     database_state,
+    psycopg2,
 )
 
 ALEMBIC_TABLES = ("alembic_version", "alembic_version_auth")
@@ -198,6 +199,11 @@ def main() -> None:
             names.append(roles_file)
     except StreamError as exc:
         module.fail_json(msg=f"Dump failed: {exc}")
+    except psycopg2.OperationalError as exc:
+        module.fail_json(
+            msg=f"Dump failed: PostgreSQL does not answer on port {params['port']} (is it running?): "
+            f"{str(exc).strip()}. Nothing was written to {params['dest']}."
+        )
     except Exception as exc:
         module.fail_json(msg=f"Dump failed: {exc}", exception=traceback.format_exc())
     files = []

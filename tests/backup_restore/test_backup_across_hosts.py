@@ -4,11 +4,18 @@ no tier host keeps a copy afterwards."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from runbook_harness import PLAYBOOKS
 
 HERE = Path(__file__).resolve().parent / "playbooks"
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("MOLECULE_SCENARIO_NAME") != "multi_host",
+    reason="needs the multi_host scenario's hosts (database, MinIO and backup sets on different hosts)",
+)
 
 
 def set_files(run_playbook) -> dict[str, list[str]]:

@@ -98,3 +98,12 @@ def test_a_reader_that_gives_up_does_not_drain_the_rest(tmp_path):
     with pytest.raises(Stop), decoded_reader(path, Encoding()) as reader:
         reader.read(10)
         raise Stop
+
+
+def test_a_full_disk_is_named(tmp_path):
+    path = tmp_path / "data.zst.gpg"
+    (tmp_path / "data.zst.gpg.partial").symlink_to("/dev/full")
+    script = "import sys; sys.stdout.buffer.write(b'x' * 5_000_000)"
+    with pytest.raises(StreamError, match="No space left on device"):
+        command_into([sys.executable, "-c", script], str(path), Encoding(passphrase=PASSPHRASE))
+    assert not os.path.lexists(str(path) + ".partial") and not path.exists()
