@@ -36,6 +36,21 @@ class Encoding:
     def suffix(self) -> str:
         return (".zst" if self.compress else "") + (".gpg" if self.passphrase else "")
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Encoding:
+        """The encoding a module's parameters (built from encoding_argument_spec) ask for."""
+        return cls(params["compress"], params["zstd_level"], params["zstd_threads"], params["passphrase"])
+
+
+def encoding_argument_spec() -> dict[str, Any]:
+    """The options of doc fragment birtha.mlflow.mlflow.backup_encoding."""
+    return {
+        "compress": {"type": "bool", "default": True},
+        "zstd_level": {"type": "int", "default": 3},
+        "zstd_threads": {"type": "int", "default": 0},
+        "passphrase": {"type": "str", "no_log": True},
+    }
+
 
 def require_tools(encoding: Encoding) -> None:
     for tool, needed in (("zstd", encoding.compress), ("gpg", bool(encoding.passphrase))):

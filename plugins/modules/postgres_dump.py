@@ -19,6 +19,8 @@ description:
   - Optionally dumps the cluster's roles (C(pg_dumpall --roles-only)), which a restore onto a new server needs.
   - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)); connects over the Unix socket.
   - A file is written as C(<name>.partial) and renamed only when every stage succeeded.
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.backup_encoding
 options:
   databases:
     description: Databases to dump.
@@ -37,21 +39,6 @@ options:
     description: Also dump the cluster's roles into C(roles.sql).
     type: bool
     default: true
-  compress:
-    description: Compress with zstd.
-    type: bool
-    default: true
-  zstd_level:
-    description: zstd compression level (1 fastest, 19 smallest).
-    type: int
-    default: 3
-  zstd_threads:
-    description: zstd worker threads; V(0) uses every core.
-    type: int
-    default: 0
-  passphrase:
-    description: Encrypt with gpg AES256 using this passphrase. Without it the files are not encrypted.
-    type: str
   checksums:
     description:
       - Record a content checksum per table besides its row count. Reads every row once; turn off for very large
@@ -115,6 +102,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
     Encoding,
     StreamError,
     command_into,
+    encoding_argument_spec,
     sha256_file,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
@@ -134,10 +122,7 @@ def argument_spec() -> dict[str, Any]:
         "dest": {"type": "path", "required": True},
         "port": {"type": "int", "default": 5432},
         "roles": {"type": "bool", "default": True},
-        "compress": {"type": "bool", "default": True},
-        "zstd_level": {"type": "int", "default": 3},
-        "zstd_threads": {"type": "int", "default": 0},
-        "passphrase": {"type": "str", "no_log": True},
+        **encoding_argument_spec(),
         "checksums": {"type": "bool", "default": True},
     }
 
@@ -179,7 +164,7 @@ def main() -> None:
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
     if not os.path.isdir(params["dest"]):
         module.fail_json(msg=f"dest: {params['dest']} is not a directory; create it first.")
-    encoding = Encoding(params["compress"], params["zstd_level"], params["zstd_threads"], params["passphrase"])
+    encoding = Encoding.from_params(params)
     started = now()
     if module.check_mode:
         module.exit_json(changed=True, started=started, finished=started)

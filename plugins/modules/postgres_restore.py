@@ -135,6 +135,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
     StreamError,
     copy_stream,
     decoded_reader,
+    encoding_argument_spec,
     sha256_file,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
@@ -160,10 +161,7 @@ def argument_spec() -> dict[str, Any]:
         "roles_src": {"type": "path"},
         "swap_into": {"type": "str"},
         "drop_after": {"type": "bool", "default": False},
-        "compress": {"type": "bool", "default": True},
-        "zstd_level": {"type": "int", "default": 3},
-        "zstd_threads": {"type": "int", "default": 0},
-        "passphrase": {"type": "str", "no_log": True},
+        **encoding_argument_spec(),
     }
 
 
@@ -311,7 +309,7 @@ def main() -> None:
     params = module.params
     if PSYCOPG2_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
-    encoding = Encoding(params["compress"], params["zstd_level"], params["zstd_threads"], params["passphrase"])
+    encoding = Encoding.from_params(params)
     name = params["database"]
     result: dict[str, Any] = {"database": name, "problems": []}
     try:

@@ -99,6 +99,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
     Encoding,
     StreamError,
     decoded_reader,
+    encoding_argument_spec,
     sha256_file,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
@@ -119,10 +120,7 @@ def argument_spec() -> dict[str, Any]:
         prefix={"type": "str", "default": ""},
         expected={"type": "list", "elements": "dict"},
         delete_after={"type": "bool", "default": False},
-        compress={"type": "bool", "default": True},
-        zstd_level={"type": "int", "default": 3},
-        zstd_threads={"type": "int", "default": 0},
-        passphrase={"type": "str", "no_log": True},
+        **encoding_argument_spec(),
     )
     return spec
 
@@ -195,7 +193,7 @@ def main() -> None:
         module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
     if params["delete_after"] and not params["prefix"]:
         module.fail_json(msg="delete_after needs a prefix: it would otherwise delete the restored bucket's objects.")
-    encoding = Encoding(params["compress"], params["zstd_level"], params["zstd_threads"], params["passphrase"])
+    encoding = Encoding.from_params(params)
     client = s3_client(params)
     try:
         check_source(module)

@@ -92,6 +92,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
     Encoding,
     StreamError,
     encoded_writer,
+    encoding_argument_spec,
     sha256_file,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
@@ -124,10 +125,7 @@ def argument_spec() -> dict[str, Any]:
         prefix={"type": "str", "default": ""},
         exclude_prefixes={"type": "list", "elements": "str", "default": []},
         dest={"type": "path", "required": True},
-        compress={"type": "bool", "default": True},
-        zstd_level={"type": "int", "default": 3},
-        zstd_threads={"type": "int", "default": 0},
-        passphrase={"type": "str", "no_log": True},
+        **encoding_argument_spec(),
     )
     return spec
 
@@ -162,7 +160,7 @@ def main() -> None:
     params = module.params
     if BOTO3_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
-    encoding = Encoding(params["compress"], params["zstd_level"], params["zstd_threads"], params["passphrase"])
+    encoding = Encoding.from_params(params)
     base = params["dest"] if params["dest"].endswith(".tar") else params["dest"] + ".tar"
     path = base + encoding.suffix()
     client = s3_client(params)
