@@ -1,0 +1,110 @@
+"""How per-host health results become one report and a troubleshooting plan (filters health_report and
+troubleshoot_plan), and how systemd's words become plain ones."""
+
+from __future__ import annotations
+
+from ansible_collections.birtha.mlflow.plugins.filter.health_report import health_report
+from ansible_collections.birtha.mlflow.plugins.filter.troubleshoot_plan import troubleshoot_plan
+from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import UnitState, error_text
+
+GROUPS = {"mlflow_db": ["db"], "mlflow_artifacts": ["s3"], "mlflow_tracking": ["app"]}
+
+
+def check(tier: str, name: str, status: str = "ok", **data) -> dict:
+    return {"tier": tier, "check": name, "status": status, "detail": f"{name} {status}", "fix": "", "data": data}
+
+
+def host(tier: str, *checks: dict, journal: list[str] | None = None) -> dict:
+    return {"unreachable": False, "tiers": {tier: {"checks": list(checks), "journal": journal or []}}}
+
+
+def healthy_results() -> dict:
+    return {
+        "db": host("postgres", check("postgres", "service"), check("postgres", "pg_isready")),
+        "s3": host("minio", check("minio", "service"), check("minio", "live")),
+        "app": host("mlflow", check("mlflow", "service"), check("mlflow", "health"), check("mlflow", "db_credentials")),
+    }
+
+
+def test_all_ok_is_healthy_with_one_line_per_tier():
+    report = health_report(healthy_results(), GROUPS)
+    assert report["status"] == "healthy"
+    assert report["summary"][0].startswith("Platform HEALTHY")
+    assert [line.split()[1] for line in report["summary"][1:]] == ["postgres", "minio", "mlflow"]
+
+
+def test_failures_come_in_dependency_order_with_fix_and_journal():
+    results = healthy_results()
+    results["app"] = host("mlflow", check("mlflow", "api", "fail"), journal=["connection refused"])
+    results["db"] = host("postgres", check("postgres", "service", "fail", unit="postgresql@15-main", installed=True))
+    report = health_report(results, GROUPS)
+    assert report["status"] == "unhealthy"
+    assert [(c["tier"], c["check"]) for c in report["failed"]] == [("postgres", "service"), ("mlflow", "api")]
+    assert "First failure in dependency order: postgres on db, service" in report["summary"]
+    assert any("journal: connection refused" in line for line in report["summary"])
+    assert report["failed_labels"][0].startswith("postgres @ db, service")
+
+
+def test_warnings_alone_are_degraded():
+    results = healthy_results()
+    results["db"] = host("postgres", check("postgres", "connections", "warn"))
+    assert health_report(results, GROUPS)["status"] == "degraded"
+
+
+def test_missing_tier_unreachable_and_unchecked_hosts_are_failures():
+    groups = {"mlflow_db": ["db", "ghost"], "mlflow_tracking": ["app", "limited"]}
+    results = healthy_results()
+    results["ghost"] = {"unreachable": True, "msg": "Failed to connect\n to the host"}
+    report = health_report(results, groups)
+    failed = {(c["tier"], c["host"], c["check"]): c["detail"] for c in report["failed"]}
+    assert "no hosts in group mlflow_artifacts" in failed[("minio", "-", "inventory")]
+    assert failed[("postgres", "ghost", "reachable")] == "the host cannot be reached: Failed to connect to the host"
+    assert "not checked" in failed[("mlflow", "limited", "reachable")]
+
+
+def test_plan_restarts_only_what_is_down_in_scope():
+    results = healthy_results()
+    results["db"] = host("postgres", check("postgres", "service", "fail"))
+    report = health_report(results, GROUPS)
+    assert troubleshoot_plan(report, "database_connection")["actions"]["restart_postgres"] is True
+    # Artifact storage troubleshooting does not touch PostgreSQL.
+    artifact = troubleshoot_plan(report, "artifact_storage")["actions"]
+    assert artifact["restart_postgres"] is False and not any(artifact.values())
+
+
+def test_plan_reapplies_credentials_only_when_the_other_side_is_up():
+    results = healthy_results()
+    results["app"] = host("mlflow", check("mlflow", "db_credentials", "fail", cause="credentials"))
+    plan = troubleshoot_plan(health_report(results, GROUPS), "database_connection")
+    assert plan["actions"]["reapply_db_credentials"] is True
+    assert any("postgres_server" in line for line in plan["plan"])
+    results["db"] = host("postgres", check("postgres", "service", "fail"))
+    down = troubleshoot_plan(health_report(results, GROUPS), "database_connection")["actions"]
+    # PostgreSQL down explains the refused login; restart it, do not rewrite passwords.
+    assert down["restart_postgres"] is True and down["reapply_db_credentials"] is False
+
+
+def test_plan_for_a_rotated_minio_secret_and_a_missing_bucket():
+    results = healthy_results()
+    results["app"] = host("mlflow", check("mlflow", "s3_credentials", "fail", cause="credentials"))
+    actions = troubleshoot_plan(health_report(results, GROUPS), "artifact_storage")["actions"]
+    assert actions["reapply_s3_credentials"] and not actions["reapply_bucket"]
+    results["app"] = host("mlflow", check("mlflow", "s3_credentials", "fail", cause="bucket"))
+    plan = troubleshoot_plan(health_report(results, GROUPS), "mlflow_unavailable")
+    assert plan["actions"]["reapply_bucket"] and any("restore.yml" in line for line in plan["plan"])
+
+
+def test_unit_states_in_plain_words():
+    def state(active: str, sub: str, result: str = "success", load: str = "loaded") -> str:
+        return UnitState("mlflow", load, active, sub, result, "3", "").describe()
+
+    assert state("inactive", "dead", load="not-found") == "mlflow is not installed (no such systemd unit)"
+    assert state("failed", "failed", "signal") == "mlflow has failed (killed by a signal)"
+    assert "keeps crashing" in state("activating", "auto-restart", "exit-code")
+    assert state("inactive", "dead") == "mlflow is stopped (inactive/dead)"
+    assert "died (killed by a signal)" in state("deactivating", "stop-sigterm", "signal")
+
+
+def test_error_text_is_one_line_without_sqlalchemy_links():
+    body = b'{"error_code": "X", "message": "refused\\n\\tIs it running?\\n(Background on this error at: https://x/e)"}'
+    assert error_text(body) == "refused Is it running?"
