@@ -101,3 +101,122 @@ def compare_states(expected: dict[str, dict[str, Any]], actual: dict[str, dict[s
         elif want.get("checksum") and got.get("checksum") and want["checksum"] != got["checksum"]:
             problems.append(f"table {table} has the backup's row count but different content")
     return problems
+
+
+# What the monitoring (playbooks/monitoring.yml) asks PostgreSQL: sizes, connections, MLflow's counts.
+
+# MLflow marks a deleted model version with this stage and keeps the row; its API no longer shows it.
+MODEL_VERSION_DELETED_STAGE = "Deleted_Internal"
+
+
+def server_setting(cursor: Any, name: str) -> str:
+    """A server setting as SHOW prints it (max_connections, data_directory, ...)."""
+    cursor.execute("SELECT current_setting(%s)", (name,))
+    return cursor.fetchone()[0]
+
+
+def database_sizes(cursor: Any) -> dict[str, int]:
+    """Bytes on disk of every database that accepts connections (templates left out), by name."""
+    cursor.execute(
+        "SELECT datname, pg_database_size(oid) FROM pg_database "
+        "WHERE datallowconn AND NOT datistemplate ORDER BY datname"
+    )
+    return {name: int(size) for name, size in cursor.fetchall()}
+
+
+def largest_tables(cursor: Any, limit: int) -> list[dict[str, Any]]:
+    """The limit largest tables of the connected database: total size (indexes and TOAST included), the table
+    alone, and the planner's row estimate (None until the table was first analysed)."""
+    cursor.execute(
+        "SELECT n.nspname, c.relname, pg_total_relation_size(c.oid), pg_relation_size(c.oid), c.reltuples "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "AND n.nspname NOT LIKE 'pg_toast%%' "
+        "ORDER BY 3 DESC, 2 LIMIT %s",
+        (limit,),
+    )
+    return [
+        {
+            "schema": schema,
+            "table": table,
+            "total_bytes": int(total),
+            "table_bytes": int(heap),
+            "rows_estimate": int(rows) if rows is not None and rows >= 0 else None,
+        }
+        for schema, table, total, heap, rows in cursor.fetchall()
+    ]
+
+
+def client_connections(cursor: Any) -> dict[str, int]:
+    """Client connections by state (active, idle, idle in transaction, ...); background workers left out."""
+    cursor.execute(
+        "SELECT coalesce(state, 'unknown'), count(*) FROM pg_stat_activity "
+        "WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 1"
+    )
+    return {state: int(count) for state, count in cursor.fetchall()}
+
+
+def table_exists(cursor: Any, table: str) -> bool:
+    cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{table}",))
+    return bool(cursor.fetchone()[0])
+
+
+def count_by(cursor: Any, table: str, column: str) -> dict[str, int]:
+    """Rows of a public table grouped by one column (NULL counted as 'none')."""
+    cursor.execute(
+        sql.SQL("SELECT coalesce({column}::text, 'none'), count(*) FROM {table} GROUP BY 1 ORDER BY 1").format(
+            column=sql.Identifier(column), table=sql.Identifier(table)
+        )
+    )
+    return {key: int(count) for key, count in cursor.fetchall()}
+
+
+def mlflow_counts(cursor: Any) -> dict[str, Any]:
+    """What MLflow's tracking database holds: experiments and runs by lifecycle stage (active, deleted),
+    registered models, model versions (by stage, MLflow's internally deleted ones left out). A table that
+    does not exist (MLflow's schema not created yet) counts as empty."""
+    counts: dict[str, Any] = {}
+    for table in ("experiments", "runs"):
+        by_stage = count_by(cursor, table, "lifecycle_stage") if table_exists(cursor, table) else {}
+        counts[table] = {
+            "total": sum(by_stage.values()),
+            "active": by_stage.get("active", 0),
+            "deleted": by_stage.get("deleted", 0),
+        }
+    has_models = table_exists(cursor, "registered_models")
+    counts["registered_models"] = table_state(cursor, "registered_models", checksum=False).rows if has_models else 0
+    versions = count_by(cursor, "model_versions", "current_stage") if table_exists(cursor, "model_versions") else {}
+    versions.pop(MODEL_VERSION_DELETED_STAGE, None)
+    counts["model_versions"] = {"total": sum(versions.values()), "by_stage": versions}
+    return counts
+
+
+# What the troubleshooting of high database usage (playbooks/troubleshoot_database_usage.yml) asks and does.
+
+
+def sessions_over(cursor: Any, state: str, seconds: int) -> list[dict[str, Any]]:
+    """Client sessions in state (active: since their query started; idle in transaction: since their last
+    statement) for longer than seconds, longest first; this session left out."""
+    cursor.execute(
+        "SELECT pid, usename, datname, coalesce(application_name, ''), coalesce(client_addr::text, 'local'), "
+        "extract(epoch FROM now() - CASE WHEN state = 'active' THEN query_start ELSE state_change END)::int, "
+        "coalesce(wait_event_type || ':' || wait_event, ''), query "
+        "FROM pg_stat_activity WHERE backend_type = 'client backend' AND state = %s AND pid <> pg_backend_pid() "
+        "AND now() - CASE WHEN state = 'active' THEN query_start ELSE state_change END > make_interval(secs => %s) "
+        "ORDER BY 6 DESC",
+        (state, seconds),
+    )
+    keys = ("pid", "user", "database", "application", "client", "seconds", "waiting_on", "query")
+    return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+
+
+def end_sessions(cursor: Any, pids: list[int], terminate: bool) -> list[int]:
+    """Terminate the sessions (pg_terminate_backend) or cancel their queries (pg_cancel_backend); the pids
+    PostgreSQL acted on (a session that ended meanwhile is left out)."""
+    function = "pg_terminate_backend" if terminate else "pg_cancel_backend"
+    ended = []
+    for pid in pids:
+        cursor.execute(sql.SQL("SELECT {}(%s)").format(sql.Identifier(function)), (pid,))
+        if cursor.fetchone()[0]:
+            ended.append(pid)
+    return ended

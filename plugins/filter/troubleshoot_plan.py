@@ -1,0 +1,167 @@
+# Copyright: Birtha platform team
+# Apache License 2.0 (see LICENSE)
+"""From a health report to one runbook issue's findings in plain words and the safe fixes to apply."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+DOCUMENTATION = r"""
+name: troubleshoot_plan
+short_description: Findings and safe fixes for one of the runbook's common issues, from a health report
+version_added: 0.4.0
+description:
+  - Reads a report made by P(birtha.mlflow.health_report#filter) and answers, for one of the runbook's
+    troubleshooting issues, what the runbook's diagnosis finds (in plain words) and which safe fixes apply.
+  - Fixes are restarts of the tiers that are down (in dependency order), and re-applying the inventory's
+    configuration where MLflow's credentials are rejected or its bucket is missing. Nothing here deletes data.
+options:
+  _input:
+    description: The health report.
+    type: dict
+    required: true
+  issue:
+    description: The runbook issue.
+    type: str
+    required: true
+    choices: [mlflow_unavailable, database_connection, artifact_storage]
+"""
+
+EXAMPLES = r"""
+- name: Decide what to do about an unavailable MLflow
+  ansible.builtin.set_fact:
+    plan: "{{ platform_health_report | birtha.mlflow.troubleshoot_plan('mlflow_unavailable') }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The plan.
+  type: dict
+  contains:
+    findings:
+      description: What the diagnosis found, a line each.
+      type: list
+    actions:
+      description: Which fixes apply (restart_postgres, restart_minio, restart_mlflow, reapply_db_credentials,
+        reapply_s3_credentials, reapply_bucket).
+      type: dict
+    plan:
+      description: The fixes in words, in the order they run.
+      type: list
+"""
+
+# Which checks each issue's diagnosis reads (the runbook's commands, as checks), in the order shown.
+ISSUE_CHECKS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "mlflow_unavailable": (
+        ("mlflow", "service", "MLflow service"),
+        ("mlflow", "health", "MLflow /health"),
+        ("mlflow", "api", "MLflow API (authenticated search)"),
+        ("mlflow", "db_credentials", "PostgreSQL connectivity, as MLflow connects"),
+        ("mlflow", "auth_db_credentials", "PostgreSQL connectivity of MLflow's auth database"),
+        ("mlflow", "s3_credentials", "MinIO access, as MLflow connects"),
+        ("postgres", "service", "PostgreSQL service"),
+        ("minio", "service", "MinIO service"),
+    ),
+    "database_connection": (
+        ("postgres", "service", "PostgreSQL service"),
+        ("postgres", "pg_isready", "pg_isready"),
+        ("postgres", "select_1", "SELECT 1"),
+        ("postgres", "connections", "Connections"),
+        ("mlflow", "db_credentials", "MLflow's database credentials and network path"),
+        ("mlflow", "auth_db_credentials", "MLflow's auth database credentials and network path"),
+        ("mlflow", "api", "MLflow API (reads the database)"),
+    ),
+    "artifact_storage": (
+        ("minio", "service", "MinIO service"),
+        ("minio", "live", "MinIO liveness"),
+        ("minio", "ready", "MinIO readiness"),
+        ("minio", "cluster", "MinIO cluster quorum"),
+        ("mlflow", "s3_credentials", "MLflow's S3 credentials and bucket"),
+        ("mlflow", "artifacts", "Artifact upload and download through MLflow"),
+    ),
+}
+
+ISSUE_RESTARTS = {
+    "mlflow_unavailable": ("postgres", "minio", "mlflow"),
+    "database_connection": ("postgres", "mlflow"),
+    "artifact_storage": ("minio", "mlflow"),
+}
+
+
+def failing(checks: list[Mapping[str, Any]], tier: str, names: tuple[str, ...]) -> list[Mapping[str, Any]]:
+    return [c for c in checks if c["tier"] == tier and c["check"] in names and c["status"] == "fail"]
+
+
+def causes(checks: list[Mapping[str, Any]], names: tuple[str, ...]) -> set[str]:
+    return {str((c.get("data") or {}).get("cause", "")) for c in failing(checks, "mlflow", names)}
+
+
+def findings(report: Mapping[str, Any], issue: str) -> list[str]:
+    lines = []
+    for tier, name, label in ISSUE_CHECKS[issue]:
+        for check in (c for c in report["checks"] if c["tier"] == tier and c["check"] == name):
+            word = {"ok": "OK", "warn": "WARNING", "fail": "PROBLEM", "skip": "not checked"}[check["status"]]
+            lines.append(f"{label} on {check['host']}: {word} - {check['detail']}")
+    for check in report["checks"]:
+        if check["check"] in ("reachable", "inventory", "checked") and check["status"] == "fail":
+            lines.append(f"{check['tier']} on {check['host']}: PROBLEM - {check['detail']}")
+    return lines
+
+
+def actions(report: Mapping[str, Any], issue: str) -> dict[str, bool]:
+    checks = report["checks"]
+    liveness = {"postgres": ("service", "pg_isready"), "minio": ("service", "live"), "mlflow": ("service", "health")}
+    restart = {tier: bool(failing(checks, tier, liveness[tier])) for tier in ISSUE_RESTARTS[issue]}
+    postgres_up = not failing(checks, "postgres", liveness["postgres"])
+    minio_up = not failing(checks, "minio", liveness["minio"])
+    db_causes = causes(checks, ("db_credentials", "auth_db_credentials"))
+    s3_causes = causes(checks, ("s3_credentials",))
+    return {
+        "restart_postgres": restart.get("postgres", False),
+        "restart_minio": restart.get("minio", False),
+        "restart_mlflow": restart.get("mlflow", False),
+        # With PostgreSQL up, a rejected login or a refused network path is configuration: re-apply it.
+        "reapply_db_credentials": issue != "artifact_storage"
+        and postgres_up
+        and bool(db_causes & {"credentials", "unreachable"}),
+        "reapply_s3_credentials": issue != "database_connection" and minio_up and "credentials" in s3_causes,
+        "reapply_bucket": issue != "database_connection" and minio_up and "bucket" in s3_causes,
+    }
+
+
+PLAN_WORDS = (
+    ("restart_postgres", "restart PostgreSQL where it is down, and wait until it accepts connections"),
+    ("restart_minio", "restart MinIO where it is down, and wait until it is ready"),
+    (
+        "reapply_db_credentials",
+        "re-apply the inventory's database role, password and access rules (postgres_server); then, if PostgreSQL "
+        "still rejects MLflow, MLflow's configuration (mlflow_server, which restarts MLflow)",
+    ),
+    (
+        "reapply_s3_credentials",
+        "reset MLflow's MinIO account to the inventory's secret (minio_server); then, if MinIO still rejects "
+        "MLflow, MLflow's configuration (mlflow_server, which restarts MLflow)",
+    ),
+    (
+        "reapply_bucket",
+        "create the missing artifact bucket (minio_server); its objects must come from a backup "
+        "(playbooks/restore.yml)",
+    ),
+    ("restart_mlflow", "restart MLflow where it is down or hangs, and wait for /health"),
+)
+
+
+def troubleshoot_plan(report: Mapping[str, Any], issue: str) -> dict[str, Any]:
+    if issue not in ISSUE_CHECKS:
+        raise AnsibleFilterError(f"troubleshoot_plan: issue must be one of {', '.join(ISSUE_CHECKS)}, not {issue!r}")
+    chosen = actions(report, issue)
+    plan = [words for key, words in PLAN_WORDS if chosen[key]]
+    return {"findings": findings(report, issue), "actions": chosen, "plan": plan}
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"troubleshoot_plan": troubleshoot_plan}

@@ -1,0 +1,226 @@
+#!/usr/bin/python
+# Copyright: Birtha platform team
+# Apache License 2.0 (see LICENSE)
+"""What is PostgreSQL busy with: sessions, long-running queries, idle-in-transaction sessions; end them on request."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postgres_activity
+short_description: Report PostgreSQL's sessions, long-running queries and idle-in-transaction sessions; end them
+version_added: 0.4.0
+description:
+  - The runbook's "High Database Usage" diagnosis, from C(pg_stat_activity) - connections by state against
+    C(max_connections), the size of each database, the queries running longer than O(long_query_seconds), and the
+    sessions idle in a transaction longer than O(idle_in_transaction_seconds) (they hold locks and stop
+    autovacuum from cleaning up).
+  - Only on request, it ends sessions - O(terminate_idle_in_transaction) terminates the idle-in-transaction
+    sessions found (their open transaction is rolled back; nothing committed is lost), O(cancel_long_queries)
+    cancels the long-running queries (the statement fails, the session stays).
+  - Query texts are shortened and secrets in them redacted.
+  - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)); connects over the Unix socket.
+options:
+  port:
+    description: Port of the local PostgreSQL server.
+    type: int
+    default: 5432
+  long_query_seconds:
+    description: A query running longer than this is reported as long-running.
+    type: int
+    default: 300
+  idle_in_transaction_seconds:
+    description: A session idle in a transaction longer than this is reported.
+    type: int
+    default: 300
+  terminate_idle_in_transaction:
+    description: Terminate the idle-in-transaction sessions found (C(pg_terminate_backend)).
+    type: bool
+    default: false
+  cancel_long_queries:
+    description: Cancel the long-running queries found (C(pg_cancel_backend)).
+    type: bool
+    default: false
+  query_chars:
+    description: How much of each query's text to return.
+    type: int
+    default: 200
+  redact_values:
+    description: Secret values masked in query texts (besides anything shaped like a secret).
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: full
+    details: Reports which sessions would be ended; ends none.
+  diff_mode:
+    support: none
+requirements:
+  - psycopg2 on the database host
+author:
+  - Birtha platform team
+"""
+
+EXAMPLES = r"""
+- name: Diagnose high database usage
+  birtha.mlflow.postgres_activity:
+    long_query_seconds: 120
+  become: true
+  become_user: postgres
+  register: activity
+
+- name: End sessions that have sat in an open transaction for more than 10 minutes
+  birtha.mlflow.postgres_activity:
+    idle_in_transaction_seconds: 600
+    terminate_idle_in_transaction: true
+  become: true
+  become_user: postgres
+"""
+
+RETURN = r"""
+connections:
+  description: Client connections in use, C(max_connections), and the count per state.
+  returned: always
+  type: dict
+  sample: {in_use: 12, max_connections: 100, percent: 12.0, by_state: {active: 2, idle: 9, idle in transaction: 1}}
+database_sizes:
+  description: Size in bytes of each database.
+  returned: always
+  type: dict
+long_running:
+  description: Queries running longer than O(long_query_seconds) (pid, user, database, client, seconds, query).
+  returned: always
+  type: list
+  elements: dict
+idle_in_transaction:
+  description: Sessions idle in a transaction longer than O(idle_in_transaction_seconds).
+  returned: always
+  type: list
+  elements: dict
+terminated:
+  description: PIDs of the sessions terminated (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: int
+cancelled:
+  description: PIDs of the queries cancelled (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: int
+summary:
+  description: The findings in plain words, a line each.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
+    PSYCOPG2_IMPORT_ERROR,
+    client_connections,
+    connect,
+    database_sizes,
+    end_sessions,
+    psycopg2,
+    server_setting,
+    sessions_over,
+)
+from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import human_bytes
+from ansible_collections.birtha.mlflow.plugins.module_utils.redact import Redactor
+
+
+def argument_spec() -> dict[str, Any]:
+    return {
+        "port": {"type": "int", "default": 5432},
+        "long_query_seconds": {"type": "int", "default": 300},
+        "idle_in_transaction_seconds": {"type": "int", "default": 300},
+        "terminate_idle_in_transaction": {"type": "bool", "default": False},
+        "cancel_long_queries": {"type": "bool", "default": False},
+        "query_chars": {"type": "int", "default": 200},
+        "redact_values": {"type": "list", "elements": "str", "default": [], "no_log": True},
+    }
+
+
+def shown(sessions: list[dict[str, Any]], redactor: Redactor, chars: int) -> list[dict[str, Any]]:
+    """Sessions with their query text shortened and redacted, ready to return."""
+    return [{**s, "query": redactor(" ".join(str(s.get("query") or "").split()))[:chars]} for s in sessions]
+
+
+def session_line(session: dict[str, Any]) -> str:
+    waiting = f", waiting on {session['waiting_on']}" if session.get("waiting_on") else ""
+    return (
+        f"  pid {session['pid']} ({session['user']}@{session['database']} from {session['client']}"
+        f"{', ' + session['application'] if session.get('application') else ''}), {session['seconds']} s{waiting}: "
+        f"{session['query']}"
+    )
+
+
+def summary(result: dict[str, Any], params: dict[str, Any], check_mode: bool) -> list[str]:
+    """The findings in plain words, a line each."""
+    connections = result["connections"]
+    states = ", ".join(f"{count} {state}" for state, count in connections["by_state"].items()) or "none"
+    lines = [
+        "Database sizes: "
+        + ", ".join(f"{name} {human_bytes(size)}" for name, size in result["database_sizes"].items()),
+        f"Connections: {connections['in_use']} of max_connections {connections['max_connections']} "
+        f"({connections['percent']}%): {states}",
+        f"Queries running longer than {params['long_query_seconds']} s: {len(result['long_running'])}",
+        *(session_line(s) for s in result["long_running"]),
+        f"Sessions idle in a transaction longer than {params['idle_in_transaction_seconds']} s: "
+        f"{len(result['idle_in_transaction'])}",
+        *(session_line(s) for s in result["idle_in_transaction"]),
+    ]
+    would = "would be " if check_mode else ""
+    if result["terminated"]:
+        lines.append(f"Terminated {would}(idle in transaction): pids {', '.join(map(str, result['terminated']))}")
+    if result["cancelled"]:
+        lines.append(f"Cancelled {would}(long-running): pids {', '.join(map(str, result['cancelled']))}")
+    return lines
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if PSYCOPG2_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+    params = module.params
+    redactor = Redactor(params["redact_values"])
+    try:
+        with connect("postgres", port=params["port"]) as connection:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                limit = int(server_setting(cursor, "max_connections"))
+                by_state = client_connections(cursor)
+                sizes = database_sizes(cursor)
+                long_running = sessions_over(cursor, "active", params["long_query_seconds"])
+                idle = sessions_over(cursor, "idle in transaction", params["idle_in_transaction_seconds"])
+                terminated = [s["pid"] for s in idle] if params["terminate_idle_in_transaction"] else []
+                cancelled = [s["pid"] for s in long_running] if params["cancel_long_queries"] else []
+                if not module.check_mode:
+                    terminated = end_sessions(cursor, terminated, terminate=True)
+                    cancelled = end_sessions(cursor, cancelled, terminate=False)
+    except psycopg2.Error as error:
+        module.fail_json(msg=f"PostgreSQL on port {params['port']} could not be asked: {str(error).strip()}")
+    in_use = sum(by_state.values())
+    result: dict[str, Any] = {
+        "changed": bool(terminated or cancelled),
+        "connections": {
+            "in_use": in_use,
+            "max_connections": limit,
+            "percent": round(100 * in_use / limit, 1) if limit else 0.0,
+            "by_state": by_state,
+        },
+        "database_sizes": sizes,
+        "long_running": shown(long_running, redactor, params["query_chars"]),
+        "idle_in_transaction": shown(idle, redactor, params["query_chars"]),
+        "terminated": terminated,
+        "cancelled": cancelled,
+    }
+    result["summary"] = summary(result, params, module.check_mode)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
