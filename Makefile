@@ -30,7 +30,7 @@ unit: deps
 	pytest -q tests/unit tests/integration
 
 molecule: deps
-	@scripts/molecule.sh default multi_host backup_restore
+	@scripts/molecule.sh default multi_host backup_restore faults
 
 test: lint unit molecule
 

@@ -45,12 +45,14 @@ def test_id() -> str:
 
 @pytest.fixture(scope="session")
 def run_playbook(inventory: str, tmp_path_factory: pytest.TempPathFactory):
-    def run(playbook: Path, extravars: dict[str, Any] | None = None, check: bool = False) -> PlaybookResult:
+    def run(
+        playbook: Path, extravars: dict[str, Any] | None = None, check: bool = False, other_inventory: str | None = None
+    ) -> PlaybookResult:
         private = tmp_path_factory.mktemp("runner")
         runner = ansible_runner.run(
             private_data_dir=str(private),
             playbook=str(playbook),
-            inventory=inventory,
+            inventory=other_inventory or inventory,
             extravars=extravars or {},
             cmdline="--check" if check else None,
             quiet=True,
