@@ -31,6 +31,16 @@ options:
     description: Tier name to the inventory group holding it.
     type: dict
     default: {postgres: mlflow_db, minio: mlflow_artifacts, mlflow: mlflow_tracking}
+  current_round:
+    description:
+      - The round of checks this report is about (C(platform_health_round)). A host whose result is from another
+        round (it dropped out of the play later) counts as not checked. Empty to take every result.
+    type: str
+    default: ""
+  limit:
+    description: The run's C(--limit); hosts left out by it are skipped in the report instead of failing.
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""
@@ -81,10 +91,16 @@ def _check(tier: str, host: str, name: str, status: str, detail: str, fix: str =
     return {"tier": tier, "host": host, "check": name, "status": status, "detail": detail, "fix": fix, "data": {}}
 
 
-def host_checks(tier: str, host: str, result: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]], list[str]]:
-    """(checks, journal lines) of one tier on one host, from its platform_health_result."""
-    if not result:
-        return [_check(tier, host, "reachable", "fail", "the host was not checked (not in this run, or --limit)")], []
+def host_checks(
+    tier: str, host: str, result: Mapping[str, Any] | None, current: str = "", limit: str = ""
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """(checks, journal lines) of one tier on one host, from its platform_health_result of this round."""
+    if not result or (current and str(result.get("round", "")) != current):
+        if limit:
+            return [_check(tier, host, "checked", "skip", f"not in this run (--limit {limit})")], []
+        # A host that dropped out of the play (a failed task) keeps its earlier result: it is not current.
+        detail = "the host was not checked in this run (it failed or was left out earlier in the playbook)"
+        return [_check(tier, host, "checked", "fail", detail)], []
     if result.get("unreachable"):
         reason = " ".join(str(result.get("msg") or "no answer").split())[:300]
         fix = "check the host is up and reachable (ansible -m ping)"
@@ -100,7 +116,11 @@ def host_checks(tier: str, host: str, result: Mapping[str, Any] | None) -> tuple
 
 
 def collect(
-    results: Mapping[str, Any], groups: Mapping[str, list[str]], tier_groups: Mapping[str, str]
+    results: Mapping[str, Any],
+    groups: Mapping[str, list[str]],
+    tier_groups: Mapping[str, str],
+    current: str = "",
+    limit: str = "",
 ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     checks: list[dict[str, Any]] = []
     journal: dict[str, list[str]] = {}
@@ -112,7 +132,7 @@ def collect(
             checks.append(_check(tier, "-", "inventory", "fail", detail, f"add the {group} group to the inventory"))
             continue
         for host in hosts:
-            found, lines = host_checks(tier, host, results.get(host))
+            found, lines = host_checks(tier, host, results.get(host), current, limit)
             checks += found
             if lines:
                 journal[f"{tier}@{host}"] = lines
@@ -143,9 +163,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         groups.setdefault((check["tier"], check["host"]), []).append(check)
     for (tier, host), checks in groups.items():
         bad = [c for c in checks if c["status"] in ("fail", "warn")]
-        label = "FAIL" if any(c["status"] == "fail" for c in bad) else "WARN" if bad else "OK"
         passed = [c["check"] for c in checks if c["status"] == "ok"]
+        label = "FAIL" if any(c["status"] == "fail" for c in bad) else "WARN" if bad else "OK" if passed else "SKIP"
         lines.append(f"{label:<5}{tier} @ {host}" + (f"  (ok: {', '.join(passed)})" if passed else ""))
+        if label == "SKIP":
+            lines += [f"     {c['check']}: {c['detail']}" for c in checks]
         for check in bad:
             lines.append(f"     {check['status'].upper()} {check['check']}: {check['detail']}")
             if check.get("fix"):
@@ -156,9 +178,14 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 
 def health_report(
-    results: Mapping[str, Any], groups: Mapping[str, list[str]], tier_groups: Mapping[str, str] | None = None
+    results: Mapping[str, Any],
+    groups: Mapping[str, list[str]],
+    tier_groups: Mapping[str, str] | None = None,
+    current_round: Any = "",
+    limit: str = "",
 ) -> dict[str, Any]:
-    checks, journal = collect(results or {}, groups, dict(tier_groups or DEFAULT_TIER_GROUPS))
+    current = str(current_round or "")
+    checks, journal = collect(results or {}, groups, dict(tier_groups or DEFAULT_TIER_GROUPS), current, limit or "")
     report: dict[str, Any] = {
         "status": overall(checks),
         "generated_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

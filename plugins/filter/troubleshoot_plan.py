@@ -28,6 +28,12 @@ options:
     type: str
     required: true
     choices: [mlflow_unavailable, database_connection, artifact_storage]
+  recreate_bucket:
+    description:
+      - Create a missing artifact bucket (empty). Off by default - an empty MinIO may be a data disk that is not
+        mounted, and a new bucket would hide the real one once it is.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -46,7 +52,7 @@ _value:
       type: list
     actions:
       description: Which fixes apply (restart_postgres, restart_minio, restart_mlflow, reapply_db_credentials,
-        reapply_s3_credentials, reapply_bucket).
+        reapply_s3_credentials, reapply_bucket, check_storage_permissions).
       type: dict
     plan:
       description: The fixes in words, in the order they run.
@@ -84,6 +90,8 @@ ISSUE_CHECKS: dict[str, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 
+ARTIFACT_CHECKS = ("artifacts", "s3_credentials")
+
 ISSUE_RESTARTS = {
     "mlflow_unavailable": ("postgres", "minio", "mlflow"),
     "database_connection": ("postgres", "mlflow"),
@@ -111,7 +119,7 @@ def findings(report: Mapping[str, Any], issue: str) -> list[str]:
     return lines
 
 
-def actions(report: Mapping[str, Any], issue: str) -> dict[str, bool]:
+def actions(report: Mapping[str, Any], issue: str, recreate_bucket: bool = False) -> dict[str, bool]:
     checks = report["checks"]
     liveness = {"postgres": ("service", "pg_isready"), "minio": ("service", "live"), "mlflow": ("service", "health")}
     restart = {tier: bool(failing(checks, tier, liveness[tier])) for tier in ISSUE_RESTARTS[issue]}
@@ -128,7 +136,10 @@ def actions(report: Mapping[str, Any], issue: str) -> dict[str, bool]:
         and postgres_up
         and bool(db_causes & {"credentials", "unreachable"}),
         "reapply_s3_credentials": issue != "database_connection" and minio_up and "credentials" in s3_causes,
-        "reapply_bucket": issue != "database_connection" and minio_up and "bucket" in s3_causes,
+        # An empty MinIO may be an unmounted data disk: a new bucket would hide the real one, so only on request.
+        "reapply_bucket": issue != "database_connection" and minio_up and "bucket" in s3_causes and recreate_bucket,
+        "check_storage_permissions": issue == "artifact_storage"
+        and bool(failing(checks, "minio", ("service", "live", "ready")) or failing(checks, "mlflow", ARTIFACT_CHECKS)),
     }
 
 
@@ -147,18 +158,31 @@ PLAN_WORDS = (
     ),
     (
         "reapply_bucket",
-        "create the missing artifact bucket (minio_server); its objects must come from a backup "
+        "create the missing artifact bucket, empty (minio_server); its objects must come from a backup "
         "(playbooks/restore.yml)",
+    ),
+    (
+        "check_storage_permissions",
+        "check that MinIO's user owns everything in its data directories, and give back what it does not own",
     ),
     ("restart_mlflow", "restart MLflow where it is down or hangs, and wait for /health"),
 )
 
 
-def troubleshoot_plan(report: Mapping[str, Any], issue: str) -> dict[str, Any]:
+BUCKET_ADVICE = (
+    "Not done: the artifact bucket is missing. If MinIO's data disk is not mounted, mount it and restart MinIO; if the "
+    "bucket is really gone, run again with -e troubleshoot_recreate_bucket=true to create it empty, then restore its "
+    "objects from a backup (playbooks/restore.yml)."
+)
+
+
+def troubleshoot_plan(report: Mapping[str, Any], issue: str, recreate_bucket: bool = False) -> dict[str, Any]:
     if issue not in ISSUE_CHECKS:
         raise AnsibleFilterError(f"troubleshoot_plan: issue must be one of {', '.join(ISSUE_CHECKS)}, not {issue!r}")
-    chosen = actions(report, issue)
+    chosen = actions(report, issue, bool(recreate_bucket))
     plan = [words for key, words in PLAN_WORDS if chosen[key]]
+    if issue != "database_connection" and "bucket" in causes(report["checks"], ARTIFACT_CHECKS) and not recreate_bucket:
+        plan.append(BUCKET_ADVICE)
     return {"findings": findings(report, issue), "actions": chosen, "plan": plan}
 
 

@@ -196,27 +196,33 @@ def mlflow_counts(cursor: Any) -> dict[str, Any]:
 
 def sessions_over(cursor: Any, state: str, seconds: int) -> list[dict[str, Any]]:
     """Client sessions in state (active: since their query started; idle in transaction: since their last
-    statement) for longer than seconds, longest first; this session left out."""
+    statement) for longer than seconds, longest first; this session left out. 'since' identifies the query or
+    the idle spell, so ending the session later can make sure it is still the same one."""
+    since = "CASE WHEN state = 'active' THEN query_start ELSE state_change END"
     cursor.execute(
         "SELECT pid, usename, datname, coalesce(application_name, ''), coalesce(client_addr::text, 'local'), "
-        "extract(epoch FROM now() - CASE WHEN state = 'active' THEN query_start ELSE state_change END)::int, "
-        "coalesce(wait_event_type || ':' || wait_event, ''), query "
-        "FROM pg_stat_activity WHERE backend_type = 'client backend' AND state = %s AND pid <> pg_backend_pid() "
-        "AND now() - CASE WHEN state = 'active' THEN query_start ELSE state_change END > make_interval(secs => %s) "
-        "ORDER BY 6 DESC",
+        f"extract(epoch FROM now() - {since})::int, coalesce(wait_event_type || ':' || wait_event, ''), query, "
+        f"{since}::text FROM pg_stat_activity WHERE backend_type = 'client backend' AND state = %s "
+        f"AND pid <> pg_backend_pid() AND now() - {since} > make_interval(secs => %s) ORDER BY 6 DESC",
         (state, seconds),
     )
-    keys = ("pid", "user", "database", "application", "client", "seconds", "waiting_on", "query")
+    keys = ("pid", "user", "database", "application", "client", "seconds", "waiting_on", "query", "since")
     return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
 
 
-def end_sessions(cursor: Any, pids: list[int], terminate: bool) -> list[int]:
-    """Terminate the sessions (pg_terminate_backend) or cancel their queries (pg_cancel_backend); the pids
-    PostgreSQL acted on (a session that ended meanwhile is left out)."""
-    function = "pg_terminate_backend" if terminate else "pg_cancel_backend"
+def end_sessions(cursor: Any, sessions: list[dict[str, Any]], state: str, terminate: bool) -> list[int]:
+    """Terminate the sessions (pg_terminate_backend) or cancel their queries (pg_cancel_backend), each only if it
+    is still in the same state since the same moment (a pid may have moved on to other work meanwhile); the pids
+    PostgreSQL acted on."""
+    function = sql.Identifier("pg_terminate_backend" if terminate else "pg_cancel_backend")
+    since = sql.SQL("CASE WHEN state = 'active' THEN query_start ELSE state_change END")
+    statement = sql.SQL("SELECT {}(pid) FROM pg_stat_activity WHERE pid = %s AND state = %s AND {}::text = %s").format(
+        function, since
+    )
     ended = []
-    for pid in pids:
-        cursor.execute(sql.SQL("SELECT {}(%s)").format(sql.Identifier(function)), (pid,))
-        if cursor.fetchone()[0]:
-            ended.append(pid)
+    for session in sessions:
+        cursor.execute(statement, (session["pid"], state, session["since"]))
+        row = cursor.fetchone()
+        if row and row[0]:
+            ended.append(session["pid"])
     return ended

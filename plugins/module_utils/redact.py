@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 MASK = "[REDACTED]"
-# Shorter values would mask ordinary words; the platform's generated secrets are 32+ characters.
+# Shorter values would mask ordinary words (the platform's generated secrets are 32 characters or more).
 MIN_SECRET_LENGTH = 6
 
 _KEY_WORDS = r"(?:password|passwd|pwd|secret(?:[_-]?access)?[_-]?key|secret|passphrase|token|api[_-]?key|credentials?)"

@@ -340,7 +340,11 @@ def connections_check(module: AnsibleModule, cluster: dict[str, Any], params: di
     rc, out = psql(module, cluster, "postgres", query, params["timeout"])
     if rc != 0:
         return Check("postgres", "connections", FAIL, f"could not count connections: {out}", FIX_DATABASE)
-    used, limit, idle_in_tx = (int(value) for value in out.split(","))
+    try:
+        used, limit, idle_in_tx = (int(value) for value in out.split(","))
+    except ValueError:
+        detail = f"unexpected answer from pg_stat_activity: {out[:200]}"
+        return Check("postgres", "connections", FAIL, detail, FIX_DATABASE)
     percent = round(100 * used / limit, 1) if limit else 0.0
     data = {"connections": used, "max_connections": limit, "idle_in_transaction": idle_in_tx, "percent": percent}
     detail = f"{used} of max_connections {limit} in use ({percent}%), {idle_in_tx} idle in transaction"
@@ -366,11 +370,10 @@ def postgres_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list
     checks = [service_check("postgres", state, FIX_DATABASE)]
     rc, out, err = module.run_command(["pg_isready", "-p", str(params["port"]), "-t", str(params["timeout"])])
     answering = rc == 0
-    checks.append(
-        Check(
-            "postgres", "pg_isready", OK if answering else FAIL, (out or err).strip(), "" if answering else FIX_DATABASE
-        )
-    )
+    # rc 1 is "rejecting connections" (starting up or recovering), 2 "no response", 3 "no attempt".
+    status = OK if answering else FAIL
+    fix = "" if answering else FIX_DATABASE
+    checks.append(Check("postgres", "pg_isready", status, (out or err).strip(), fix, {"rc": rc}))
     if answering:
         rc, out = psql(module, cluster, params["database"], "SELECT 1", params["timeout"])
         ok = rc == 0 and out == "1"
@@ -460,11 +463,15 @@ def database_uri_check(name: str, uri: str, source: str, timeout: int) -> Check:
     except ImportError:
         return Check("mlflow", name, SKIP, "psycopg2 is not available to this Python (use MLflow's virtualenv)")
     parts = urlsplit(uri)
-    target = f"{parts.hostname}:{parts.port or 5432}/{parts.path.lstrip('/')}"
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        return Check("mlflow", name, FAIL, f"the database URI in {source} has an invalid port", FIX_DATABASE)
+    target = f"{parts.hostname}:{port}/{parts.path.lstrip('/')}"
     try:
         connection = psycopg2.connect(
             host=parts.hostname,
-            port=parts.port or 5432,
+            port=port,
             user=unquote(parts.username or ""),
             password=unquote(parts.password or ""),
             dbname=parts.path.lstrip("/"),

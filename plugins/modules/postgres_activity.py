@@ -16,7 +16,9 @@ description:
     autovacuum from cleaning up).
   - Only on request, it ends sessions - O(terminate_idle_in_transaction) terminates the idle-in-transaction
     sessions found (their open transaction is rolled back; nothing committed is lost), O(cancel_long_queries)
-    cancels the long-running queries (the statement fails, the session stays).
+    cancels the long-running queries (the statement fails, the session stays). A session is ended only if it is
+    still in the state, since the same moment, it was found in; backups (C(pg_dump), C(pg_basebackup)) are never
+    cancelled.
   - Query texts are shortened and secrets in them redacted.
   - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)); connects over the Unix socket.
 options:
@@ -131,6 +133,8 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import human_bytes
 from ansible_collections.birtha.mlflow.plugins.module_utils.redact import Redactor
 
+SPARED_APPLICATIONS = ("pg_dump", "pg_dumpall", "pg_basebackup")
+
 
 def argument_spec() -> dict[str, Any]:
     return {
@@ -173,11 +177,12 @@ def summary(result: dict[str, Any], params: dict[str, Any], check_mode: bool) ->
         f"{len(result['idle_in_transaction'])}",
         *(session_line(s) for s in result["idle_in_transaction"]),
     ]
-    would = "would be " if check_mode else ""
     if result["terminated"]:
-        lines.append(f"Terminated {would}(idle in transaction): pids {', '.join(map(str, result['terminated']))}")
+        verb = "Would terminate" if check_mode else "Terminated"
+        lines.append(f"{verb} (idle in transaction): pids {', '.join(map(str, result['terminated']))}")
     if result["cancelled"]:
-        lines.append(f"Cancelled {would}(long-running): pids {', '.join(map(str, result['cancelled']))}")
+        verb = "Would cancel" if check_mode else "Cancelled"
+        lines.append(f"{verb} (long-running): pids {', '.join(map(str, result['cancelled']))}")
     return lines
 
 
@@ -196,11 +201,16 @@ def main() -> None:
                 sizes = database_sizes(cursor)
                 long_running = sessions_over(cursor, "active", params["long_query_seconds"])
                 idle = sessions_over(cursor, "idle in transaction", params["idle_in_transaction_seconds"])
-                terminated = [s["pid"] for s in idle] if params["terminate_idle_in_transaction"] else []
-                cancelled = [s["pid"] for s in long_running] if params["cancel_long_queries"] else []
-                if not module.check_mode:
-                    terminated = end_sessions(cursor, terminated, terminate=True)
-                    cancelled = end_sessions(cursor, cancelled, terminate=False)
+                to_terminate = idle if params["terminate_idle_in_transaction"] else []
+                # A backup's long COPY is not load to shed: cancelling it would abort the backup.
+                to_cancel = [s for s in long_running if s["application"] not in SPARED_APPLICATIONS]
+                to_cancel = to_cancel if params["cancel_long_queries"] else []
+                if module.check_mode:
+                    terminated = [s["pid"] for s in to_terminate]
+                    cancelled = [s["pid"] for s in to_cancel]
+                else:
+                    terminated = end_sessions(cursor, to_terminate, "idle in transaction", terminate=True)
+                    cancelled = end_sessions(cursor, to_cancel, "active", terminate=False)
     except psycopg2.Error as error:
         module.fail_json(msg=f"PostgreSQL on port {params['port']} could not be asked: {str(error).strip()}")
     in_use = sum(by_state.values())

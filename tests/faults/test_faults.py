@@ -47,6 +47,12 @@ def reports(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("reports")
 
 
+def unit_states(run_playbook) -> str:
+    result = run_playbook(HERE / "unit_states.yml")
+    assert result.rc == 0, result.stdout[-3000:]
+    return result.task_results("Read the unit states and file times")[0]["stdout"]
+
+
 def where(reports: Path) -> dict[str, str]:
     """Reports and incident records go to the test's directories, not the checkout."""
     return {"platform_report_dir": str(reports), "incident_dir": str(reports.parent / "incidents")}
@@ -84,8 +90,11 @@ def test_fault_is_named_and_fixed(fault: Fault, run_playbook, reports, recovery_
     assert f"{fault.tier} @ " in result.stdout and f"FAIL {fault.check}:" in result.stdout
     assert "Traceback" not in result.stdout
 
+    before = unit_states(run_playbook)
     diagnosis = run_playbook(PLAYBOOKS / f"{fault.fix}.yml", where(reports), check=True)
     assert diagnosis.rc == 0, diagnosis.stdout[-3000:]
+    # --check diagnoses only: no service (re)started, no configuration file rewritten.
+    assert unit_states(run_playbook) == before
     issue = fault.fix.removeprefix("troubleshoot_")
     after = "outage-after" if fault.fix == "emergency_outage" else f"troubleshoot-{issue}-after"
     assert newest(reports, after)["status"] == "unhealthy", "--check changed something: the fault is gone"
@@ -97,6 +106,8 @@ def test_fault_is_named_and_fixed(fault: Fault, run_playbook, reports, recovery_
     # Each fix ends with playbooks/health_check.yml itself; a non-zero exit there would have failed the run.
     assert newest(reports, after)["status"] == "healthy"
     assert "Platform HEALTHY" in fixed.stdout
+    if fault.fix == "emergency_outage":
+        outage_record_says_what_was_down_and_done(reports, fault.tier)
     recovery_times[fault.name] = {
         "fixed_by": f"playbooks/{fault.fix}.yml",
         "fix_seconds": round(fix_seconds, 1),
@@ -104,16 +115,14 @@ def test_fault_is_named_and_fixed(fault: Fault, run_playbook, reports, recovery_
     }
 
 
-def test_outage_record_says_what_was_down_and_done(reports):
-    """The stop_postgres case ran emergency_outage.yml: its incident record is the on-call engineer's log."""
+def outage_record_says_what_was_down_and_done(reports: Path, tier: str) -> None:
+    """emergency_outage.yml's incident record is the on-call engineer's log: what was down, what was done."""
     records = sorted((reports.parent / "incidents").glob("outage-*.json"))
     assert records, "emergency_outage.yml wrote no incident record"
     record = json.loads(records[-1].read_text())
-    assert record["status_after"] == "healthy"
-    assert any("postgres" in line and "service" in line for line in record["down_before"])
-    assert any(
-        action["tier"] == "postgres" and action["action"].startswith("restarted") for action in record["actions"]
-    )
+    assert record["status_after"] == "healthy" and not record["check_mode"]
+    assert any(line.startswith(f"{tier} @ ") and ", service:" in line for line in record["down_before"])
+    assert [a["tier"] for a in record["actions"] if a["action"].startswith("restarted")] == [tier]
     assert record["seconds_to_recovery"] > 0
     assert (records[-1].stat().st_mode & 0o777) == 0o600
 

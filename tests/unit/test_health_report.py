@@ -59,7 +59,7 @@ def test_missing_tier_unreachable_and_unchecked_hosts_are_failures():
     failed = {(c["tier"], c["host"], c["check"]): c["detail"] for c in report["failed"]}
     assert "no hosts in group mlflow_artifacts" in failed[("minio", "-", "inventory")]
     assert failed[("postgres", "ghost", "reachable")] == "the host cannot be reached: Failed to connect to the host"
-    assert "not checked" in failed[("mlflow", "limited", "reachable")]
+    assert "not checked" in failed[("mlflow", "limited", "checked")]
 
 
 def test_plan_restarts_only_what_is_down_in_scope():
@@ -91,7 +91,7 @@ def test_plan_for_a_rotated_minio_secret_and_a_missing_bucket():
     assert actions["reapply_s3_credentials"] and not actions["reapply_bucket"]
     results["app"] = host("mlflow", check("mlflow", "s3_credentials", "fail", cause="bucket"))
     plan = troubleshoot_plan(health_report(results, GROUPS), "mlflow_unavailable")
-    assert plan["actions"]["reapply_bucket"] and any("restore.yml" in line for line in plan["plan"])
+    assert not plan["actions"]["reapply_bucket"] and any("restore.yml" in line for line in plan["plan"])
 
 
 def test_unit_states_in_plain_words():
@@ -108,3 +108,31 @@ def test_unit_states_in_plain_words():
 def test_error_text_is_one_line_without_sqlalchemy_links():
     body = b'{"error_code": "X", "message": "refused\\n\\tIs it running?\\n(Background on this error at: https://x/e)"}'
     assert error_text(body) == "refused Is it running?"
+
+
+def test_a_check_that_could_not_run_is_a_failure_naming_why():
+    results = healthy_results()
+    results["db"] = {"tiers": {"postgres": {"failed": True, "msg": "Missing sudo password"}}}
+    failed = health_report(results, GROUPS)["failed"]
+    assert failed[0]["check"] == "checked" and "Missing sudo password" in failed[0]["detail"]
+
+
+def test_results_of_an_earlier_round_are_not_current():
+    results = {host: {**result, "round": "2"} for host, result in healthy_results().items()}
+    results["db"]["round"] = "1"  # the host dropped out of the play before the second round
+    report = health_report(results, GROUPS, current_round="2")
+    assert [(c["host"], c["check"]) for c in report["failed"]] == [("db", "checked")]
+    limited = health_report(results, GROUPS, current_round="2", limit="s3,app,localhost")
+    assert limited["status"] == "healthy"
+    assert any(line.startswith("SKIP postgres @ db") for line in limited["summary"])
+
+
+def test_a_missing_bucket_is_recreated_only_on_request():
+    results = healthy_results()
+    results["app"] = host("mlflow", check("mlflow", "s3_credentials", "fail", cause="bucket"))
+    report = health_report(results, GROUPS)
+    plan = troubleshoot_plan(report, "artifact_storage")
+    assert not plan["actions"]["reapply_bucket"] and "troubleshoot_recreate_bucket=true" in plan["plan"][-1]
+    assert plan["actions"]["check_storage_permissions"]
+    assert troubleshoot_plan(report, "artifact_storage", True)["actions"]["reapply_bucket"]
+    assert not troubleshoot_plan(health_report(healthy_results(), GROUPS), "artifact_storage")["plan"]
