@@ -5,12 +5,13 @@ export CONTAINERS_CONF := $(CURDIR)/containers.conf
 export PATH := $(CURDIR)/.venv/bin:$(PATH):/usr/local/go/bin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help platform-up platform-down deps lint unit molecule test build clean
+.PHONY: help platform-up platform-down deps lint unit molecule test bench build clean
 
 help:
 	@echo "make platform-up    deploy the whole MLflow platform into a local sandbox host"
 	@echo "make platform-down  remove the sandbox host"
 	@echo "make test           lint, unit tests and the Molecule scenarios on real container hosts"
+	@echo "make bench          retention, purge, search and re-run benchmarks on the sandbox (benchmarks/RESULTS.md)"
 
 platform-up:
 	@scripts/platform-up.sh
@@ -33,6 +34,10 @@ molecule: deps
 	@scripts/molecule.sh default multi_host backup_restore faults
 
 test: lint unit molecule
+
+# Side-by-side measurements against the runbook's procedures on the sandbox (make platform-up first); not a test.
+bench:
+	@scripts/bench.sh
 
 build: deps
 	ansible-galaxy collection build --force --output-path .cache/dist .

@@ -14,18 +14,11 @@ Writes benchmarks/RESULTS.md (the backup/restore section) and prints it.
 
 from __future__ import annotations
 
-import datetime
 import json
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-import ansible_runner
+from common import ROOT, inventory_path, provenance, run, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Backup and restore"
 BACKUP_TASKS = (
     "Dump the databases from one snapshot each, with their row counts and checksums",
@@ -37,58 +30,26 @@ RESTORE_TASKS = (
 )
 
 
-def run(playbook: Path, inventory: str, extravars: dict | None = None) -> tuple[ansible_runner.Runner, float]:
-    start = time.monotonic()
-    with tempfile.TemporaryDirectory() as private:
-        runner = ansible_runner.run(
-            private_data_dir=private, playbook=str(playbook), inventory=inventory, extravars=extravars or {}, quiet=True
-        )
-        events = list(runner.events)
-    if runner.rc != 0:
-        sys.exit(f"{playbook.name} failed (rc {runner.rc}); run it by hand to see why")
-    runner.collected = events  # type: ignore[attr-defined]
-    return runner, time.monotonic() - start
-
-
-def task_seconds(runner: ansible_runner.Runner, tasks: tuple[str, ...]) -> float:
-    total = 0.0
-    for event in runner.collected:  # type: ignore[attr-defined]
-        data = event.get("event_data", {})
-        if event.get("event") in ("runner_on_ok", "runner_on_changed") and data.get("task") in tasks:
-            total += float(data.get("duration") or 0)
-    return total
-
-
-def result_of(runner: ansible_runner.Runner, task: str) -> dict:
-    for event in runner.collected:  # type: ignore[attr-defined]
-        data = event.get("event_data", {})
-        if event.get("event") == "runner_on_ok" and data.get("task") == task:
-            return data["res"]
-    raise SystemExit(f"no result for task {task!r}")
-
-
 def main() -> None:
-    inventory = str((ROOT / (sys.argv[1] if len(sys.argv) > 1 else "inventories/sandbox")).resolve())
-    runbook, _ = run(ROOT / "benchmarks" / "playbooks" / "runbook_commands.yml", inventory)
-    theirs = json.loads(result_of(runbook, "Run the runbook's commands and time each")["stdout"])
-    backup, backup_wall = run(
+    inventory = inventory_path(sys.argv)
+    runbook = run(ROOT / "benchmarks" / "playbooks" / "runbook_commands.yml", inventory)
+    theirs = json.loads(runbook.result("Run the runbook's commands and time each")["stdout"])
+    backup = run(
         ROOT / "playbooks" / "backup.yml", inventory, {"backup_verify_after_backup": False, "backup_rotate": False}
     )
-    set_id = result_of(backup, "Name the set")["ansible_facts"]["backup_set_id"]
-    verify, verify_wall = run(ROOT / "playbooks" / "backup_verify.yml", inventory, {"backup_verify_set": set_id})
-    manifest = result_of(verify, "Find the set and read its manifest")["manifest"]
-    ours_backup, ours_restore = task_seconds(backup, BACKUP_TASKS), task_seconds(verify, RESTORE_TASKS)
+    backup_wall = backup.seconds
+    set_id = backup.result("Name the set")["ansible_facts"]["backup_set_id"]
+    verify = run(ROOT / "playbooks" / "backup_verify.yml", inventory, {"backup_verify_set": set_id})
+    verify_wall = verify.seconds
+    manifest = verify.result("Find the set and read its manifest")["manifest"]
+    ours_backup, ours_restore = backup.task_seconds(BACKUP_TASKS), verify.task_seconds(RESTORE_TASKS)
     their_backup = theirs["backup_db"] + theirs["backup_minio"]
     their_restore = theirs["restore_db"] + theirs["restore_minio"]
     ours_bytes = sum(item["size"] for item in manifest["files"])
     rows = sum(t["rows"] for db in manifest["postgres"]["databases"].values() for t in db["tables"].values())
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
     text = f"""{SECTION}
 
-Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC at commit {commit} by `benchmarks/backup_restore.py`
-on the sandbox host (2 cores), one run, same data: {rows} rows in the MLflow databases,
+{provenance("benchmarks/backup_restore.py")}, one run, same data: {rows} rows in the MLflow databases,
 {manifest["artifacts"]["count"]} artifacts of {manifest["artifacts"]["bytes"] / 1e6:.1f} MB.
 
 | | runbook (`pg_dump > .sql`, `tar czf` / `psql <`, `tar xzf`) | ours (work) | ratio runbook/ours | ours (whole playbook) |
@@ -106,10 +67,7 @@ object with its sha256 for the server to check, compares, and removes the scratc
 durations of the tasks that do this; "whole playbook" adds Ansible's own overhead (connections, fact handling,
 the other tasks), which dominates at this data size.
 """
-    previous = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    head, _, rest = previous.partition(SECTION)
-    tail = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
-    RESULTS.write_text(head.rstrip() + "\n\n" + text + ("\n" + tail if tail else ""))
+    write_section(SECTION, text)
     print(text)
 
 

@@ -39,6 +39,13 @@ class PlaybookResult:
         per_item = results(("runner_item_on_ok", "runner_item_on_failed"))
         return per_item or results(("runner_on_ok", "runner_on_failed"))
 
+    def stat(self, name: str) -> Any:
+        """A value the playbook published with set_stats (per_host: false)."""
+        for event in self.events:
+            if event.get("event") == "playbook_on_stats":
+                return event["event_data"].get("artifact_data", {}).get(name)
+        return None
+
 
 def tracking_uri_from_controller(inventory: str) -> str:
     """The first tracking host's MLflow URL as the controller reaches it (container address, or loopback)."""
