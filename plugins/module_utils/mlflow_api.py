@@ -17,6 +17,8 @@ from typing import Any, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
+from ansible_collections.birtha.mlflow.plugins.module_utils.trust import system_ca_bundle
+
 MLFLOW_IMPORT_ERROR: str | None
 try:
     from mlflow.exceptions import MlflowException
@@ -52,11 +54,16 @@ def client_environment(params: dict[str, Any]) -> dict[str, str]:
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
         "MLFLOW_TRACKING_INSECURE_TLS": "false" if params["validate_certs"] else "true",
     }
+    # requests ignores the host's trust store (where ssl_hardening puts the platform CA) unless told: MLflow's
+    # calls to the server read MLFLOW_TRACKING_SERVER_CERT_PATH, its downloads from presigned MinIO URLs
+    # REQUESTS_CA_BUNDLE.
+    ca_bundle = params.get("ca_bundle") or (system_ca_bundle() if params["validate_certs"] else None)
     optional = {
         "MLFLOW_TRACKING_USERNAME": params.get("username"),
         "MLFLOW_TRACKING_PASSWORD": params.get("password"),
         "MLFLOW_TRACKING_TOKEN": params.get("token"),
-        "MLFLOW_TRACKING_SERVER_CERT_PATH": params.get("ca_bundle"),
+        "MLFLOW_TRACKING_SERVER_CERT_PATH": ca_bundle,
+        "REQUESTS_CA_BUNDLE": ca_bundle,
     }
     env.update({key: value for key, value in optional.items() if value})
     return env

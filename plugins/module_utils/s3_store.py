@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_verify
+
 BOTO3_IMPORT_ERROR: str | None
 try:
     import boto3
@@ -50,7 +52,7 @@ def s3_argument_spec() -> dict[str, dict[str, Any]]:
 
 
 def s3_client(params: dict[str, Any]) -> Any:
-    verify: Any = params["ca_bundle"] or params["validate_certs"]
+    verify = tls_verify(params["ca_bundle"], params["validate_certs"])
     return boto3.client(
         "s3",
         endpoint_url=params["endpoint_url"],

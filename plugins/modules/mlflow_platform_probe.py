@@ -126,6 +126,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     mlflow_argument_spec,
     mlflow_client,
 )
+from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_verify
 
 BOTO3_IMPORT_ERROR: str | None
 try:
@@ -198,6 +199,7 @@ def read_bucket_object(params: dict[str, Any], key: str) -> bytes:
         aws_secret_access_key=params["s3_secret_key"],
         config=BotoConfig(signature_version="s3v4", retries={"max_attempts": 2}),
         region_name="us-east-1",
+        verify=tls_verify(params.get("ca_bundle"), params["validate_certs"]),
     )
     return s3.get_object(Bucket=params["s3_bucket"], Key=key)["Body"].read()
 

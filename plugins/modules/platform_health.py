@@ -200,7 +200,7 @@ import socket
 import uuid
 from typing import Any
 from urllib.error import HTTPError, URLError
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
@@ -220,6 +220,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks impo
     unit_state,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.redact import Redactor
+from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_verify
 
 FIX_MLFLOW = "ansible-playbook playbooks/troubleshoot_mlflow_unavailable.yml"
 FIX_DATABASE = "ansible-playbook playbooks/troubleshoot_database_connection.yml (or emergency_outage.yml)"
@@ -456,6 +457,11 @@ def artifact_check(base: str, params: dict[str, Any], check_mode: bool) -> Check
     )
 
 
+def tls_parameters(query: str) -> dict[str, str]:
+    """The libpq TLS settings in a database URI's query string."""
+    return {key: value for key, value in parse_qsl(query) if key in ("sslmode", "sslrootcert")}
+
+
 def database_uri_check(name: str, uri: str, source: str, timeout: int) -> Check:
     """Whether PostgreSQL accepts the credentials in one of MLflow's database URIs."""
     try:
@@ -476,6 +482,8 @@ def database_uri_check(name: str, uri: str, source: str, timeout: int) -> Check:
             password=unquote(parts.password or ""),
             dbname=parts.path.lstrip("/"),
             connect_timeout=timeout,
+            # sslmode and sslrootcert, as MLflow connects (TLS: verify-full against the platform CA).
+            **tls_parameters(parts.query),
         )
         connection.close()
     except psycopg2.OperationalError as error:
@@ -511,6 +519,8 @@ def s3_credentials_check(env: dict[str, str], source: str, bucket: str | None, t
         aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
         region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        # As MLflow itself verifies MinIO: against AWS_CA_BUNDLE from its environment file.
+        verify=tls_verify(env.get("AWS_CA_BUNDLE"), True),
         config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}),
     )
     where = f"bucket {bucket} at {endpoint or 'AWS'}"
