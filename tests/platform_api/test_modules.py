@@ -18,6 +18,7 @@ TEST_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
         "test_mlflow_experiment_info.yml",
         "test_mlflow_run.yml",
         "test_registry.yml",
+        "test_access_control.yml",
     ],
 )
 def test_module_playbook(run_playbook, test_id, playbook):

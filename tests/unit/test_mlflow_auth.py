@@ -1,0 +1,236 @@
+"""Pure logic of mlflow_user and mlflow_permission: what to change, which grant is the user's, how errors read."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from ansible_collections.birtha.mlflow.plugins.module_utils import trust
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_auth import (
+    AuthApi,
+    AuthApiError,
+    DesiredUser,
+    Grant,
+    Resource,
+    Tls,
+    describe_http_error,
+    find_grant,
+    needs_password_check,
+    password_works,
+    plan_permission,
+    plan_user,
+    refuse_self_lockout,
+    user_view,
+)
+from ansible_collections.birtha.mlflow.plugins.modules.mlflow_user import predicted
+
+ALICE = {"id": 3, "username": "alice", "is_admin": False}
+EXPERIMENT = Resource("experiment", "7", "integration")
+
+
+# ---- users ----
+
+
+def test_new_user_is_created_and_made_admin_only_when_asked():
+    assert plan_user(None, DesiredUser("present", "p" * 12)) == ["create"]
+    assert plan_user(None, DesiredUser("present", "p" * 12, is_admin=False)) == ["create"]
+    assert plan_user(None, DesiredUser("present", "p" * 12, is_admin=True)) == ["create", "make_admin"]
+
+
+def test_existing_user_admin_flag_follows_the_task_and_is_left_alone_without_it():
+    admin = {**ALICE, "is_admin": True}
+    assert plan_user(ALICE, DesiredUser("present", is_admin=True)) == ["make_admin"]
+    assert plan_user(admin, DesiredUser("present", is_admin=False)) == ["revoke_admin"]
+    assert plan_user(admin, DesiredUser("present", is_admin=True)) == []
+    assert plan_user(admin, DesiredUser("present")) == []
+
+
+def test_password_of_existing_user_changes_only_with_always_and_only_when_it_does_not_log_in():
+    on_create = DesiredUser("present", "new-password-1")
+    always = DesiredUser("present", "new-password-1", update_password="always")
+    assert not needs_password_check(ALICE, on_create)
+    assert plan_user(ALICE, on_create, password_ok=False) == []
+    assert needs_password_check(ALICE, always)
+    assert plan_user(ALICE, always, password_ok=True) == []
+    assert plan_user(ALICE, always, password_ok=False) == ["update_password"]
+
+
+def test_no_password_check_for_a_new_or_deleted_user_or_without_a_password():
+    always = DesiredUser("present", "new-password-1", update_password="always")
+    assert not needs_password_check(None, always)
+    assert not needs_password_check(ALICE, DesiredUser("absent", "new-password-1", update_password="always"))
+    assert not needs_password_check(ALICE, DesiredUser("present", None, update_password="always"))
+
+
+def test_absent_deletes_only_an_existing_user():
+    assert plan_user(ALICE, DesiredUser("absent")) == ["delete"]
+    assert plan_user(None, DesiredUser("absent")) == []
+
+
+def test_module_refuses_to_lock_out_its_own_account():
+    assert "Refusing to delete" in (refuse_self_lockout("admin", "admin", ["delete"]) or "")
+    assert "Refusing to remove admin" in (refuse_self_lockout("admin", "admin", ["revoke_admin"]) or "")
+    assert refuse_self_lockout("admin", "admin", ["update_password"]) is None
+    assert refuse_self_lockout("alice", "admin", ["delete"]) is None
+
+
+def test_predicted_user_for_check_mode():
+    assert predicted("bob", None, ["create"]) == {"username": "bob", "id": None, "is_admin": False}
+    assert predicted("bob", None, ["create", "make_admin"])["is_admin"] is True
+    assert predicted("alice", ALICE, ["delete"]) is None
+    assert predicted("bob", None, []) is None
+    assert predicted("alice", ALICE, []) == ALICE
+
+
+def test_user_view_never_carries_a_password_hash():
+    view = user_view({**ALICE, "password_hash": "pbkdf2:..."})
+    assert view == {"name": "alice", "id": 3, "is_admin": False}
+
+
+# ---- permissions ----
+
+
+@pytest.mark.parametrize(
+    ("current", "desired", "action"),
+    [
+        (None, "READ", "grant"),
+        ("READ", "READ", None),
+        ("READ", "EDIT", "update"),
+        ("DENY", "READ", "update"),
+        ("READ", None, "revoke"),
+        (None, None, None),
+    ],
+)
+def test_permission_plan(current, desired, action):
+    assert plan_permission(current, desired) == action
+
+
+def test_only_the_grant_of_the_users_own_role_counts():
+    rows = [
+        # A role an admin assigned: not the module's to change.
+        {
+            "role_id": 1,
+            "role_name": "readers",
+            "resource_type": "experiment",
+            "resource_pattern": "7",
+            "permission": "EDIT",
+        },
+        {
+            "role_id": 9,
+            "role_name": "__user_4__",
+            "resource_type": "experiment",
+            "resource_pattern": "7",
+            "permission": "MANAGE",
+        },
+        {
+            "role_id": 5,
+            "role_name": "__user_3__",
+            "resource_type": "registered_model",
+            "resource_pattern": "7",
+            "permission": "EDIT",
+        },
+        {
+            "role_id": 5,
+            "role_name": "__user_3__",
+            "resource_type": "experiment",
+            "resource_pattern": "7",
+            "permission": "READ",
+        },
+    ]
+    assert find_grant(rows, 3, EXPERIMENT) == Grant(role_id=5, permission="READ")
+    assert find_grant(rows, 3, Resource("experiment", "8", "other")) is None
+    assert find_grant([], 3, EXPERIMENT) is None
+
+
+def test_resource_is_returned_with_type_id_and_name():
+    assert EXPERIMENT.to_dict() == {"type": "experiment", "id": "7", "name": "integration"}
+
+
+# ---- connection ----
+
+
+def test_certificates_are_verified_against_the_ca_bundle_when_given(monkeypatch):
+    monkeypatch.setattr(trust, "system_ca_bundle", lambda: "/etc/ssl/certs/ca-certificates.crt")
+    assert Tls("/etc/ca.pem").verify == "/etc/ca.pem"
+    assert Tls().verify == "/etc/ssl/certs/ca-certificates.crt"
+    assert Tls(None, validate_certs=False).verify is False
+    assert Tls("/etc/ca.pem", validate_certs=False).verify is False
+
+
+def test_errors_name_the_cause_and_the_fix():
+    uri = "http://mlflow:5000"
+    unauthorized = describe_http_error(401, "", "", uri, "admin", "create user 'bob'")
+    assert "401" in unauthorized and "username/password" in unauthorized and "'admin'" in unauthorized
+    forbidden = describe_http_error(403, "PERMISSION_DENIED", "denied", uri, "carol", "create user 'bob'")
+    assert "403" in forbidden and "'carol' is not an admin" in forbidden
+    no_auth_app = describe_http_error(404, "", "<!doctype html>", uri, "admin", "read user 'bob'")
+    assert "--app-name basic-auth" in no_auth_app
+    other = describe_http_error(
+        400, "INVALID_PARAMETER_VALUE", "Password must be at least 12 characters.", uri, "a", "x"
+    )
+    assert "HTTP 400 INVALID_PARAMETER_VALUE: Password must be" in other
+
+
+class FakeResponse:
+    def __init__(self, status: int, body: str) -> None:
+        self.status_code = status
+        self.text = body
+        self.content = body.encode()
+
+    def json(self):
+        import json
+
+        return json.loads(self.text)
+
+
+def api_answering(monkeypatch, status: int, body: str) -> AuthApi:
+    api = AuthApi({"tracking_uri": "http://mlflow:5000/", "username": "admin", "password": "x", "retries": 0})
+    monkeypatch.setattr(api.session, "request", lambda *args, **kwargs: FakeResponse(status, body))
+    return api
+
+
+def test_missing_user_is_none_but_other_errors_raise(monkeypatch):
+    missing = '{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "User with username=bob not found"}'
+    assert api_answering(monkeypatch, 404, missing).get_user("bob") is None
+    with pytest.raises(AuthApiError, match="is not an admin") as raised:
+        api_answering(monkeypatch, 403, "Permission denied").get_user("bob")
+    assert raised.value.status == 403
+
+
+def test_a_server_that_does_not_answer(monkeypatch):
+    api = AuthApi({"tracking_uri": "http://127.0.0.1:9", "username": "admin", "password": "x", "retries": 0})
+
+    def refuse(*args, **kwargs):
+        raise requests.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(api.session, "request", refuse)
+    with pytest.raises(AuthApiError, match="does not answer"):
+        api.get_user("bob")
+
+
+@pytest.mark.parametrize(("status", "works"), [(200, True), (401, False)])
+def test_password_works_is_a_login_attempt(monkeypatch, status, works):
+    monkeypatch.setattr(requests.Session, "get", lambda self, url, timeout, verify: FakeResponse(status, "{}"))
+    assert password_works("http://mlflow:5000", "alice", "secret-secret", Tls()) is works
+
+
+def test_ca_bundle_is_passed_with_every_request_where_the_environment_cannot_override_it(monkeypatch):
+    # requests replaces a session's verify with REQUESTS_CA_BUNDLE, never a request's own.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    seen = {}
+
+    def get(self, url, timeout, verify):
+        seen["password_works"] = verify
+        return FakeResponse(401, "")
+
+    monkeypatch.setattr(requests.Session, "get", get)
+    password_works("https://mlflow:5000", "alice", "secret-secret", Tls("/etc/birtha/ca.crt"))
+    api = AuthApi({"tracking_uri": "https://mlflow:5000", "username": "admin", "ca_bundle": "/etc/birtha/ca.crt"})
+
+    def request(*args, **kwargs):
+        seen["api"] = kwargs["verify"]
+        return FakeResponse(200, '{"user": {"id": 1, "username": "bob", "is_admin": false}}')
+
+    monkeypatch.setattr(api.session, "request", request)
+    api.get_user("bob")
+    assert seen == {"password_works": "/etc/birtha/ca.crt", "api": "/etc/birtha/ca.crt"}
