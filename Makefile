@@ -5,16 +5,20 @@ export CONTAINERS_CONF := $(CURDIR)/containers.conf
 export PATH := $(CURDIR)/.venv/bin:$(PATH):/usr/local/go/bin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help platform-up platform-down deps lint unit molecule test bench build clean
+.PHONY: help platform-up platform-harden platform-down deps lint unit molecule test bench build clean
 
 help:
 	@echo "make platform-up    deploy the whole MLflow platform into a local sandbox host"
+	@echo "make platform-harden  the sandbox with TLS everywhere and least privilege (README: Security model)"
 	@echo "make platform-down  remove the sandbox host"
 	@echo "make test           lint, unit tests and the Molecule scenarios on real container hosts"
 	@echo "make bench          retention, purge, search and re-run benchmarks on the sandbox (benchmarks/RESULTS.md)"
 
 platform-up:
 	@scripts/platform-up.sh
+
+platform-harden:
+	@scripts/platform-harden.sh
 
 platform-down:
 	@scripts/sandbox.sh down
@@ -31,7 +35,7 @@ unit: deps
 	pytest -q tests/unit tests/integration
 
 molecule: deps
-	@scripts/molecule.sh default multi_host backup_restore faults
+	@scripts/molecule.sh "default backup_restore" "security faults"
 
 test: lint unit molecule
 
