@@ -1,5 +1,12 @@
 #!/usr/bin/env bash
-# Run Molecule scenarios one after another (2 cores): builds what they need first, once.
+# Run Molecule scenarios, building what they need first, once.
+#   scripts/molecule.sh security                  one scenario
+#   scripts/molecule.sh "default backup_restore" "security faults"
+#                                                 each argument is a lane: its scenarios run one after another, the
+#                                                 lanes side by side. About half of a scenario's time is waiting
+#                                                 (services starting, health checks), so two lanes on 2 cores
+#                                                 finish well before one.
+# Each scenario's output goes to .cache/molecule-logs/<scenario>.log and is printed when its lane ends.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$REPO_ROOT/scripts/build-image.sh" >/dev/null
 BIRTHA_MINIO_DIR="$("$REPO_ROOT/scripts/build-minio.sh")"
@@ -7,16 +14,42 @@ BIRTHA_WHEEL_ARCHIVE="$("$REPO_ROOT/scripts/build-wheels.sh")"
 export BIRTHA_MINIO_DIR BIRTHA_WHEEL_ARCHIVE
 export PATH="$REPO_ROOT/.venv/bin:$PATH"
 cd "$REPO_ROOT"
-status=0
-for scenario in "$@"; do
-  log "molecule scenario $scenario"
-  start=$SECONDS
-  if ! molecule test -s "$scenario"; then
-    status=1
-    log "scenario $scenario FAILED after $((SECONDS - start))s"
-    molecule destroy -s "$scenario" >/dev/null 2>&1 || true
-  else
-    log "scenario $scenario passed in $((SECONDS - start))s"
+logs="$REPO_ROOT/.cache/molecule-logs"
+mkdir -p "$logs"
+for scenario in $*; do rm -f "$logs/$scenario.log"; done
+
+run_scenario() {
+  local scenario=$1 start=$SECONDS
+  if molecule test -s "$scenario" >"$logs/$scenario.log" 2>&1; then
+    echo "==> scenario $scenario passed in $((SECONDS - start))s" >>"$logs/$scenario.log"
+    return 0
   fi
+  echo "==> scenario $scenario FAILED after $((SECONDS - start))s" >>"$logs/$scenario.log"
+  molecule destroy -s "$scenario" >/dev/null 2>&1 || true
+  return 1
+}
+
+run_lane() {
+  local status=0 scenario
+  for scenario in $1; do
+    run_scenario "$scenario" || status=1
+    # One lane prints at a time, so the logs do not interleave.
+    flock "$logs/.print" cat "$logs/$scenario.log"
+  done
+  return "$status"
+}
+
+# Stopped (Ctrl-C, a CI timeout): stop the lanes and their scenarios too.
+trap 'trap - INT TERM; kill 0' INT TERM
+pids=()
+for lane in "$@"; do
+  log "molecule lane: $lane"
+  run_lane "$lane" &
+  pids+=("$!")
 done
+status=0
+for pid in "${pids[@]}"; do
+  wait "$pid" || status=1
+done
+for scenario in $*; do grep -h '^==> scenario' "$logs/$scenario.log" >&2 || true; done
 exit "$status"

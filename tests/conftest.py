@@ -29,6 +29,14 @@ def platform_inventory() -> str | None:
     return os.environ.get("BIRTHA_PLATFORM_INVENTORY") or os.environ.get("MOLECULE_INVENTORY_FILE")
 
 
+def playbook_log() -> dict[str, str]:
+    """molecule/security has every playbook a test runs log at -vvv to one file, searched for secrets at the end."""
+    path = os.environ.get("BIRTHA_PLAYBOOK_LOG")
+    if not path:
+        return {}
+    return {"ANSIBLE_LOG_PATH": path, "ANSIBLE_VERBOSITY": os.environ.get("BIRTHA_PLAYBOOK_VERBOSITY", "0")}
+
+
 @pytest.fixture(scope="session")
 def inventory() -> str:
     path = platform_inventory()
@@ -60,6 +68,7 @@ def run_playbook(inventory: str, tmp_path_factory: pytest.TempPathFactory):
                 "ANSIBLE_NOCOLOR": "1",
                 "ANSIBLE_STDOUT_CALLBACK": "default",
                 "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
+                **playbook_log(),
             },
         )
         stdout = runner.stdout.read() if runner.stdout else ""

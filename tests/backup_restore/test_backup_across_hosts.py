@@ -1,4 +1,5 @@
-"""Backups when the database, MinIO and the backup sets are on different hosts (the multi_host scenario):
+"""Backups when the database, MinIO and the backup sets are on different hosts (the security scenario:
+hardened, three hosts):
 the parts move to the backup host through the controller, verification and restore bring them back, and
 no tier host keeps a copy afterwards."""
 
@@ -13,8 +14,8 @@ from runbook_harness import PLAYBOOKS
 HERE = Path(__file__).resolve().parent / "playbooks"
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("MOLECULE_SCENARIO_NAME") != "multi_host",
-    reason="needs the multi_host scenario's hosts (database, MinIO and backup sets on different hosts)",
+    os.environ.get("MOLECULE_SCENARIO_NAME") != "security",
+    reason="needs the security scenario's hosts (database, MinIO and backup sets on different hosts)",
 )
 
 

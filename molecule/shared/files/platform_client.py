@@ -19,7 +19,12 @@ from pathlib import Path
 
 ENV_FILE = "/etc/mlflow/mlflow.env"
 AUTH_FILE = "/etc/mlflow/basic_auth.ini"
-TRACKING_URI = "http://127.0.0.1:5000"
+# A hardened platform (ssl_hardening) serves HTTPS; the host's trust store holds the platform CA.
+TLS = os.path.exists("/etc/mlflow/tls/server.crt")
+TRACKING_URI = f"{'https' if TLS else 'http'}://127.0.0.1:5000"
+if TLS:
+    os.environ.setdefault("MLFLOW_TRACKING_SERVER_CERT_PATH", "/etc/ssl/certs/ca-certificates.crt")
+    os.environ.setdefault("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
 
 
 def server_env() -> dict[str, str]:
@@ -71,6 +76,7 @@ def roundtrip(name: str) -> dict[str, object]:
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         region_name="us-east-1",
+        verify=env.get("AWS_CA_BUNDLE", True),
     )
     stored = s3.get_object(Bucket="mlflow-artifacts", Key=key)["Body"].read().decode()
     return {

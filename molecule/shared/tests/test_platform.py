@@ -18,6 +18,9 @@ ENV_FILE = "/etc/mlflow/mlflow.env"
 AUTH_FILE = "/etc/mlflow/basic_auth.ini"
 MLFLOW_PYTHON = "/opt/mlflow/venv/bin/python"
 BUCKET = "mlflow-artifacts"
+# molecule/security runs the shared tests on a hardened platform (TLS on every connection).
+TLS = os.environ.get("BIRTHA_PLATFORM_TLS", "false").lower() == "true"
+SCHEME = "https" if TLS else "http"
 
 CLIENT = Path(__file__).resolve().parent.parent / "files" / "platform_client.py"
 CLIENT_ON_HOST = "/root/platform_client.py"
@@ -83,9 +86,10 @@ def test_pg_hba_admits_only_mlflow_hosts_with_scram(host):
     )
     assert rules.rc == 0, rules.stderr
     for line in rules.stdout.splitlines():
-        _kind, databases, users, address, method = line.split("|")
+        kind, databases, users, address, method = line.split("|")
         if "mlflow" in users:
             assert method == "scram-sha-256", line
+            assert kind == ("hostssl" if TLS else "host"), line
             assert address not in ("0.0.0.0", "::", "all", ""), line
             assert set(databases.strip("{}").split(",")) <= {"mlflow_db", "mlflow_auth"}, line
 
@@ -94,7 +98,7 @@ def test_minio_console_is_loopback_only_and_api_is_live(host):
     require_group(host, "mlflow_artifacts")
     assert host.socket("tcp://127.0.0.1:9001").is_listening
     assert not host.socket("tcp://0.0.0.0:9001").is_listening
-    assert host.run("curl -sf -o /dev/null http://127.0.0.1:9000/minio/health/live").rc == 0
+    assert host.run(f"curl -sf -o /dev/null {SCHEME}://127.0.0.1:9000/minio/health/live").rc == 0
 
 
 def test_mlflow_account_is_limited_to_its_bucket(host):
@@ -106,12 +110,12 @@ def test_mlflow_account_is_limited_to_its_bucket(host):
 
 def test_health_answers_without_login(host):
     require_group(host, "mlflow_tracking")
-    assert host.run("curl -sf http://127.0.0.1:5000/health").stdout.strip() == "OK"
+    assert host.run(f"curl -sf {SCHEME}://127.0.0.1:5000/health").stdout.strip() == "OK"
 
 
 def test_api_refuses_anonymous_and_wrong_password(host):
     require_group(host, "mlflow_tracking")
-    url = "http://127.0.0.1:5000/api/2.0/mlflow/experiments/search?max_results=1"
+    url = f"{SCHEME}://127.0.0.1:5000/api/2.0/mlflow/experiments/search?max_results=1"
     assert client(host, "status", url, "none")["status"] == 401
     assert client(host, "status", url, "wrong")["status"] == 401
     assert client(host, "status", url, "admin")["status"] == 200
@@ -160,8 +164,14 @@ def test_no_secret_on_a_command_line(host):
 
 def test_generated_credentials_on_the_controller_are_private():
     inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / ".credentials" / "inventory"
-    files = sorted(inventory.iterdir())
-    assert files, f"no generated credentials under {inventory}"
+    entries = sorted(inventory.rglob("*"))
+    assert any(path.is_file() for path in entries), f"no generated credentials under {inventory}"
     assert stat.S_IMODE(inventory.stat().st_mode) == 0o700
-    for secret in files:
-        assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
+    for path in entries:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if path.is_dir():
+            assert mode == 0o700, path  # tls/ (platform_tls)
+        elif path.suffix == ".crt":
+            assert not mode & 0o022, path  # certificates are public, but nobody else may replace them
+        else:
+            assert mode == 0o600, path  # passwords, private keys, client.env

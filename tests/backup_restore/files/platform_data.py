@@ -19,11 +19,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qsl, unquote, urlparse
 
 ENV_FILE = "/etc/mlflow/mlflow.env"
 AUTH_FILE = "/etc/mlflow/basic_auth.ini"
-TRACKING_URI = "http://127.0.0.1:5000"
+# A hardened platform (ssl_hardening) serves HTTPS with the certificate the role installed; the host trusts its CA.
+TLS = os.path.exists("/etc/mlflow/tls/server.crt")
+TRACKING_URI = f"{'https' if TLS else 'http'}://127.0.0.1:5000"
+if TLS:
+    os.environ.setdefault("MLFLOW_TRACKING_SERVER_CERT_PATH", "/etc/ssl/certs/ca-certificates.crt")
+    os.environ.setdefault("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
 REFERENCE_MODEL = Path(__file__).with_name("reference_model")
 
 
@@ -92,6 +97,7 @@ def database_state(uri: str) -> dict[str, list]:
         password=unquote(parsed.password or ""),
         host=parsed.hostname,
         port=parsed.port or 5432,
+        **dict(parse_qsl(parsed.query)),  # sslmode, sslrootcert as MLflow connects
     )
     state = {}
     with connection, connection.cursor() as cursor:
@@ -114,6 +120,7 @@ def bucket_state(env: dict[str, str], bucket: str) -> dict[str, str]:
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         region_name="us-east-1",
+        verify=env.get("AWS_CA_BUNDLE", True),
     )
     state = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
