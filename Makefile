@@ -5,13 +5,14 @@ export CONTAINERS_CONF := $(CURDIR)/containers.conf
 export PATH := $(CURDIR)/.venv/bin:$(PATH):/usr/local/go/bin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help platform-up platform-harden platform-down deps lint unit molecule test bench build clean
+.PHONY: help platform-up platform-harden platform-down deps package-gap lint unit molecule test bench build clean
 
 help:
 	@echo "make platform-up    deploy the whole MLflow platform into a local sandbox host"
 	@echo "make platform-harden  the sandbox with TLS everywhere and least privilege (README: Security model)"
 	@echo "make platform-down  remove the sandbox host"
 	@echo "make test           lint, unit tests and the Molecule scenarios on real container hosts"
+	@echo "make package-gap    Debian packages installed here by hand that no script installs (a new machine lacks them)"
 	@echo "make bench          retention, purge, search and re-run benchmarks on the sandbox (benchmarks/RESULTS.md)"
 
 platform-up:
@@ -25,6 +26,9 @@ platform-down:
 
 deps:
 	@scripts/bootstrap.sh
+
+package-gap:
+	@scripts/package-gap.sh
 
 lint: deps
 	ruff check plugins tests molecule benchmarks

@@ -3,6 +3,7 @@
 # No registry is reachable, so the image is debootstrapped and imported locally. The tag carries a
 # hash of this script, so editing the recipe rebuilds the image and an unchanged one is reused.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require podman sha256sum
 recipe_hash="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)"
 image="${HOST_IMAGE%:*}:$recipe_hash"
 if podman image exists "$image"; then
@@ -10,6 +11,7 @@ if podman image exists "$image"; then
   echo "$HOST_IMAGE"; exit 0
 fi
 [[ $EUID -eq 0 ]] || { echo "building the host image needs root (debootstrap, rootful podman)" >&2; exit 1; }
+require debootstrap tar
 log "building host image $image with debootstrap (a few minutes, once)"
 root="$(mktemp -d "$BIRTHA_CACHE/rootfs.XXXXXX")"
 trap 'rm -rf "$root"' EXIT

@@ -6,7 +6,8 @@ out="$BIRTHA_CACHE/minio/$MINIO_VERSION"
 build() {  # build <module> <version> <binary>
   local module="$1" version="$2" bin="$3"
   [[ -x "$out/$bin" ]] && return 0
-  command -v go >/dev/null || { echo "Go is required to build MinIO (apt-get install golang-go)" >&2; exit 1; }
+  require_go
+  require sha256sum
   log "building $bin ($module@$version) from source: several minutes, once"
   local gobin; gobin="$(mktemp -d)"
   # CGO off gives static binaries that run on any host image.

@@ -10,6 +10,8 @@ if [[ -f "$archive" ]]; then echo "$archive"; exit 0; fi
 log "building the MLflow $MLFLOW_VERSION wheel cache (a few minutes, once)"
 python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null || python=python3
+"$python" -m pip --version >/dev/null 2>&1 \
+  || { echo "$python has no pip, which builds the wheel archive: apt-get install python3-pip (make deps)" >&2; exit 1; }
 mkdir -p "$(dirname "$archive")"
 dir="$(mktemp -d "$BIRTHA_CACHE/wheels.XXXXXX")"
 trap 'rm -rf "$dir"' EXIT

@@ -12,5 +12,59 @@ MC_VERSION="${MC_VERSION:-v0.0.0-20250313080218-cf909e1063a9}"
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"
 HOST_IMAGE="${HOST_IMAGE:-localhost/birtha-debian12-systemd:latest}"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$REPO_ROOT/containers.conf}"
+# iptables and debootstrap live in sbin, which a user's PATH may lack; Go is installed in /usr/local/go.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin:/usr/local/go/bin"
 mkdir -p "$BIRTHA_CACHE"
 log() { printf '==> %s\n' "$*" >&2; }
+
+# Every command the scripts and tests run on the controller, and the Debian package that provides it.
+# bootstrap.sh installs these packages; require() checks the commands before a script relies on them.
+declare -A DEBIAN_PACKAGE_OF=(
+  [podman]=podman
+  [runc]=runc
+  [/usr/lib/podman/netavark]=netavark
+  [/usr/lib/podman/aardvark-dns]=aardvark-dns
+  [iptables]=iptables  # netavark writes a bridge network's firewall rules with it
+  [newuidmap]=uidmap
+  [slirp4netns]=slirp4netns
+  [fuse-overlayfs]=fuse-overlayfs
+  [debootstrap]=debootstrap
+  [zstd]=zstd
+  [gpg]=gnupg
+  [openssl]=openssl
+  [ip]=iproute2
+  [git]=git
+  [curl]=curl
+  [flock]=util-linux
+  [tar]=tar
+  [sha256sum]=coreutils
+  [python3]=python3
+)
+# Packages that provide no command of their own: `python3 -m venv` needs ensurepip, the wheel archive pip.
+DEBIAN_PACKAGES_EXTRA=(python3-venv python3-pip)
+
+# Stop, naming each missing command and the package that provides it, before anything is changed.
+require() {
+  local cmd missing=() packages=()
+  for cmd in "$@"; do
+    command -v "$cmd" >/dev/null 2>&1 && continue
+    missing+=("$cmd (package ${DEBIAN_PACKAGE_OF[$cmd]:-unknown})")
+    packages+=("${DEBIAN_PACKAGE_OF[$cmd]:-}")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  printf 'missing on this controller: %s\n' "${missing[@]}" >&2
+  printf 'install them with `make deps` as root (scripts/bootstrap.sh), or: sudo apt-get install %s\n' \
+    "${packages[*]}" >&2
+  exit 1
+}
+
+# Go builds MinIO and mc; 1.21 or newer fetches the toolchain the modules ask for from the module proxy.
+require_go() {
+  command -v go >/dev/null 2>&1 \
+    || { echo "missing on this controller: go (Go 1.21 or newer; looked in PATH and /usr/local/go/bin)." \
+         "Debian 12's golang-go is 1.19: install Go into /usr/local/go" >&2; exit 1; }
+  local version; version="$(go env GOVERSION)"
+  [[ "$(printf '%s\n' go1.21 "$version" | sort -V | head -1)" == go1.21 ]] \
+    || { echo "go is $version; building MinIO needs Go 1.21 or newer (it then fetches the toolchain MinIO asks for)" >&2
+         exit 1; }
+}

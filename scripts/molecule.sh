@@ -8,6 +8,8 @@
 #                                                 finish well before one.
 # Each scenario's output goes to .cache/molecule-logs/<scenario>.log and is printed when its lane ends.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# A scenario's hosts share a podman bridge network: netavark, its DNS and its firewall tool.
+require podman runc /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns iptables flock
 "$REPO_ROOT/scripts/build-image.sh" >/dev/null
 BIRTHA_MINIO_DIR="$("$REPO_ROOT/scripts/build-minio.sh")"
 BIRTHA_WHEEL_ARCHIVE="$("$REPO_ROOT/scripts/build-wheels.sh")"

@@ -2,6 +2,7 @@
 # Create (up) or remove (down) the local sandbox host: one systemd container with host networking.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 name="${SANDBOX_NAME:-birtha-sandbox}"
+require podman runc
 case "${1:-}" in
   up)
     if ! podman container exists "$name"; then

@@ -10,6 +10,8 @@ python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null || python=python3
 "$python" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' \
   || { echo "Python 3.11 or newer is required (ansible-core 2.19); set PYTHON=/path/to/python3.11" >&2; exit 1; }
+"$python" -c 'import ensurepip' 2>/dev/null \
+  || { echo "$python cannot create a virtualenv: apt-get install python3-venv (make deps)" >&2; exit 1; }
 log "creating the controller virtualenv in .venv"
 "$python" -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
