@@ -26,7 +26,9 @@ def bash(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def package_table(tmp_path: Path) -> dict[str, str]:
-    out = bash('for c in "${!DEBIAN_PACKAGE_OF[@]}"; do printf "%s\\t%s\\n" "$c" "${DEBIAN_PACKAGE_OF[$c]}"; done', tmp_path)
+    out = bash(
+        'for c in "${!DEBIAN_PACKAGE_OF[@]}"; do printf "%s\\t%s\\n" "$c" "${DEBIAN_PACKAGE_OF[$c]}"; done', tmp_path
+    )
     assert out.returncode == 0, out.stderr
     return dict(line.split("\t") for line in out.stdout.splitlines())
 
@@ -68,6 +70,7 @@ def test_every_command_a_script_requires_is_installed_by_bootstrap(tmp_path: Pat
         for line in script.read_text().splitlines()
         if (match := re.match(r"\s*require ([^#]+)$", line))
         for word in match.group(1).split()
+        if "$" not in word  # bootstrap.sh requires the whole table
     }
     assert {"podman", "iptables", "/usr/lib/podman/netavark", "debootstrap"} <= required
     assert required - table.keys() == set()
