@@ -98,7 +98,7 @@ EXAMPLES = r"""
   birtha.mlflow.mlflow_storage_cleanup:
     database: mlflow_db
     endpoint_url: http://127.0.0.1:9000
-    access_key: "{{ mlflow_server_s3_access_key }}"
+    access_key: "{{ platform_mlflow_s3_access_key }}"
     secret_key: "{{ mlflow_server_s3_secret_key }}"
     bucket: mlflow-artifacts
   become: true
@@ -113,7 +113,7 @@ EXAMPLES = r"""
     delete: true
     confirm_delete: true
     endpoint_url: http://127.0.0.1:9000
-    access_key: "{{ mlflow_server_s3_access_key }}"
+    access_key: "{{ platform_mlflow_s3_access_key }}"
     secret_key: "{{ mlflow_server_s3_secret_key }}"
     bucket: mlflow-artifacts
   become: true
