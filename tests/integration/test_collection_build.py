@@ -73,3 +73,21 @@ def test_built_collection_installs_and_resolves_by_fqcn(tmp_path):
             env,
         )
         assert syntax.returncode == 0, syntax.stdout + syntax.stderr
+
+    # An installed collection never writes into itself: the report goes to the controller's data directory.
+    home = tmp_path / "home"
+    home.mkdir()
+    empty = tmp_path / "empty.yml"
+    empty.write_text("all:\n  hosts: {}\n")
+    health = run(
+        [str(BIN / "ansible-playbook"), "-i", str(empty), "birtha.mlflow.health_check"],
+        tmp_path,
+        dict(env, HOME=str(home), XDG_DATA_HOME=""),
+    )
+    assert health.returncode == 2, health.stdout[-3000:]  # no tier in this inventory: unhealthy
+    assert "mlflow_db" in health.stdout
+    reports = list((home / ".local/share/birtha-mlflow/reports").glob("health-*.json"))
+    assert len(reports) == 1, health.stdout[-3000:]
+    assert oct(reports[0].stat().st_mode & 0o777) == "0o600"
+    collection = tmp_path / "collections" / "ansible_collections" / "birtha" / "mlflow"
+    assert not [p for p in collection.rglob("*") if p.name.startswith("health-")]
