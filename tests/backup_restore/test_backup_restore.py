@@ -60,7 +60,7 @@ def test_backup_then_disaster_then_restore_loses_nothing(run_playbook):
     created = run_playbook(HERE / "offsite.yml", {"offsite_action": "create"})
     assert created.rc == 0, created.stdout[-4000:]
     unencrypted = run_playbook(
-        PLAYBOOKS / "backup.yml", {"backup_s3_destination": offsite, "platform_backup_passphrase": ""}
+        PLAYBOOKS / "backup.yml", {"backup_s3_destination": offsite, "postgres_backup_passphrase": ""}
     )
     assert unencrypted.rc != 0 and "would leave the platform unencrypted" in unencrypted.stdout
 

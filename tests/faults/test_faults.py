@@ -55,7 +55,7 @@ def unit_states(run_playbook) -> str:
 
 def where(reports: Path) -> dict[str, str]:
     """Reports and incident records go to the test's directories, not the checkout."""
-    return {"platform_report_dir": str(reports), "incident_dir": str(reports.parent / "incidents")}
+    return {"platform_report_dir": str(reports), "platform_incident_dir": str(reports.parent / "incidents")}
 
 
 def health(run_playbook, reports: Path):
