@@ -68,6 +68,10 @@ def test_the_platform_starts_healthy(run_playbook, reports):
     assert "Platform HEALTHY" in result.stdout
     report = newest(reports, "health")
     assert report["status"] == "healthy"
+    # The job's stats (AWX shows them, a workflow passes them on) say the same and where the report is.
+    published = result.stat("birtha_health")
+    assert published["status"] == "healthy" and published["failed"] == []
+    assert Path(published["report"]).parent == reports.resolve()
     checked = {(c["tier"], c["check"]) for c in report["checks"] if c["status"] == "ok"}
     # The deep checks ran, not only the cheap ones.
     assert {("mlflow", "api"), ("mlflow", "artifacts"), ("postgres", "select_1"), ("minio", "ready")} <= checked
@@ -84,6 +88,8 @@ def test_fault_is_named_and_fixed(fault: Fault, run_playbook, reports, recovery_
     report = newest(reports, "health")
     assert report["status"] == "unhealthy"
     assert (fault.tier, fault.check) in failed_pairs(report), report["failed_labels"]
+    # A failed job still publishes what failed.
+    assert result.stat("birtha_health")["failed"] == report["failed_labels"]
     if fault.check == "service":
         # A stopped tier is the first failure in dependency order: the on-call engineer starts there.
         assert failed_pairs(report)[0] == (fault.tier, "service"), report["failed_labels"]
@@ -107,7 +113,7 @@ def test_fault_is_named_and_fixed(fault: Fault, run_playbook, reports, recovery_
     assert newest(reports, after)["status"] == "healthy"
     assert "Platform HEALTHY" in fixed.stdout
     if fault.fix == "emergency_outage":
-        outage_record_says_what_was_down_and_done(reports, fault.tier)
+        outage_record_says_what_was_down_and_done(reports, fault.tier, fixed)
     recovery_times[fault.name] = {
         "fixed_by": f"playbooks/{fault.fix}.yml",
         "fix_seconds": round(fix_seconds, 1),
@@ -115,7 +121,7 @@ def test_fault_is_named_and_fixed(fault: Fault, run_playbook, reports, recovery_
     }
 
 
-def outage_record_says_what_was_down_and_done(reports: Path, tier: str) -> None:
+def outage_record_says_what_was_down_and_done(reports: Path, tier: str, run) -> None:
     """emergency_outage.yml's incident record is the on-call engineer's log: what was down, what was done."""
     records = sorted((reports.parent / "incidents").glob("outage-*.json"))
     assert records, "emergency_outage.yml wrote no incident record"
@@ -125,6 +131,7 @@ def outage_record_says_what_was_down_and_done(reports: Path, tier: str) -> None:
     assert [a["tier"] for a in record["actions"] if a["action"].startswith("restarted")] == [tier]
     assert record["seconds_to_recovery"] > 0
     assert (records[-1].stat().st_mode & 0o777) == 0o600
+    assert run.stat("birtha_incident") == {**record, "record": str(records[-1])}
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -80,6 +80,9 @@ def test_archive_verify_delete_and_restore(run_playbook, test_id, tmp_path):
         archived = run_playbook(ARCHIVE, base)
         assert archived.rc == 0, archived.stdout[-5000:]
         manifest = manifest_file(reports)
+        published = archived.stat("birtha_archive")
+        assert published["archive"] == f"s3://{ARCHIVE_BUCKET}/{prefix}" and published["experiments"] == [name]
+        assert Path(published["manifest"]).parent == reports
         (objects, sources, in_bucket, metadata, state), before = helper(
             run_playbook,
             [

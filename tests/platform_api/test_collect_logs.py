@@ -69,6 +69,7 @@ def test_collect_logs_archives_every_service_redacted(run_playbook, inventory, t
     finished = datetime.datetime.now(datetime.UTC)
     [archive] = archives(report_dir)
     assert str(archive) in collected.stdout
+    assert collected.stat("birtha_logs")["archive"] == str(archive)
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     assert stat.S_IMODE((report_dir / "logs").stat().st_mode) == 0o700
 

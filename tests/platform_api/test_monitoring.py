@@ -58,6 +58,9 @@ def test_monitoring_report_warnings_and_textfile(run_playbook, test_id, tmp_path
         first = run_playbook(MONITORING, extravars)
         assert first.rc == 0, first.stdout[-6000:]
         report = report_of(tmp_path / "reports")
+        published = first.stat("birtha_monitoring")
+        assert published["warnings"] == int(report["warnings_count"]) >= 1
+        assert Path(published["report"]).parent == tmp_path / "reports"
         postgres = next(item for item in report["results"] if item["tier"] == "postgres")
         mlflow = postgres["metrics"]["mlflow"]
         for kind in ("experiments", "runs"):

@@ -83,6 +83,7 @@ def test_storage_cleanup_deletes_only_orphans(run_playbook, test_id, tmp_path):
         reported = run_playbook(CLEANUP, base)
         assert reported.rc == 0, reported.stdout[-5000:]
         report = report_of(reports, seen)
+        assert reported.stat("birtha_storage_cleanup")["totals"] == report["totals"]
         assert orphans <= prefixes(report, "orphans")
         assert f"{exp}/{young_run}/" in prefixes(report, "young")
         assert {f"{exp}/scratch-{test_id}/", f"junk-{test_id}/"} <= prefixes(report, "unrecognised")
