@@ -34,7 +34,7 @@ named="$("$venv/bin/python" -c 'import sys, yaml; print(yaml.safe_load(open(sys.
   "$definition")"
 base_id="$(podman image inspect --format '{{.Id}}' "$base")"
 if [[ "$(podman image inspect --format '{{.Id}}' "$named" 2>/dev/null)" != "$base_id" ]]; then
-  tags="$(podman image inspect --format '{{range .RepoTags}}{{.}} {{end}}' "$base_id")"
+  tags="$(podman image inspect --format '{{join .RepoTags ", "}}' "$base_id")"
   echo "execution-environment.yml builds on $named, which is not the image scripts/build-image.sh builds now" \
     "(tagged $tags): set images.base_image.name to its hash tag" >&2
   exit 1
