@@ -5,7 +5,7 @@ export CONTAINERS_CONF := $(CURDIR)/containers.conf
 export PATH := $(CURDIR)/.venv/bin:$(PATH):/usr/local/go/bin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help platform-up platform-harden platform-down deps package-gap lint unit molecule test bench build clean
+.PHONY: help platform-up platform-harden platform-down deps package-gap lint unit molecule test bench build ee clean
 
 help:
 	@echo "make platform-up    deploy the whole MLflow platform into a local sandbox host"
@@ -13,6 +13,7 @@ help:
 	@echo "make platform-down  remove the sandbox host"
 	@echo "make test           lint, unit tests and the Molecule scenarios on real container hosts"
 	@echo "make package-gap    Debian packages installed here by hand that no script installs (a new machine lacks them)"
+	@echo "make ee             build the execution environment image (execution-environment.yml); prints its name"
 	@echo "make bench          retention, purge, search and re-run benchmarks on the sandbox (benchmarks/RESULTS.md)"
 
 platform-up:
@@ -49,6 +50,10 @@ bench:
 
 build: deps
 	ansible-galaxy collection build --force --output-path .cache/dist .
+
+# The execution environment AWX and the integration tests run the collection in; reused while nothing changed.
+ee:
+	@scripts/build-ee.sh
 
 clean:
 	rm -rf .cache

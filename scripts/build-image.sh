@@ -16,7 +16,7 @@ log "building host image $image with debootstrap (a few minutes, once)"
 root="$(mktemp -d "$BIRTHA_CACHE/rootfs.XXXXXX")"
 trap 'rm -rf "$root"' EXIT
 debootstrap --variant=minbase \
-  --include=python3,python3-apt,python3-venv,sudo,systemd,systemd-sysv,dbus,procps,curl,ca-certificates,iproute2,gnupg,zstd,less \
+  --include=python3,python3-apt,python3-venv,sudo,systemd,systemd-sysv,dbus,procps,curl,ca-certificates,iproute2,gnupg,zstd,less,openssh-server \
   bookworm "$root" http://deb.debian.org/debian >"$BIRTHA_CACHE/debootstrap.log"
 cat >"$root/etc/apt/sources.list" <<'LIST'
 deb http://deb.debian.org/debian bookworm main
@@ -31,6 +31,14 @@ for unit in getty.target systemd-logind.service systemd-udevd.service console-ge
             systemd-remount-fs.service sys-kernel-config.mount sys-kernel-debug.mount; do
   ln -sf /dev/null "$root/etc/systemd/system/$unit"
 done
+# sshd runs (tests reach hosts over SSH as a sudoer), but no key is baked in: each container makes its own
+# host keys on first start, and users with their keys are added per test run.
+rm -f "$root"/etc/ssh/ssh_host_*
+mkdir -p "$root/etc/systemd/system/ssh.service.d"
+printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' \
+  >"$root/etc/systemd/system/ssh.service.d/host-keys.conf"
+mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+ln -sf /lib/systemd/system/ssh.service "$root/etc/systemd/system/multi-user.target.wants/ssh.service"
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 # An old lists directory makes apt(cache_valid_time) refresh the empty package lists on first use.
 touch -d @0 "$root/var/lib/apt/lists"
