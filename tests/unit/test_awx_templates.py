@@ -149,7 +149,8 @@ def _role_dir(name: Any) -> Path | None:
 class Closure:
     """Everything running a playbook reads: its plays, the playbooks it imports, the roles and task files it includes.
 
-    texts: (key, string) of every string value, with the mapping key it is the value of;
+    texts: (key, string) of every string value, with the mapping key it is the value of (defaults/<name> for a role
+    default's value);
     set_vars: variables the playbook or a role sets (vars, vars_files, set_fact, role vars) - an extra variable, which
     is what a survey answer is, would override them;
     role_defaults: the defaults/main.yml values of the roles it uses;
