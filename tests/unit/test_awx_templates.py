@@ -10,6 +10,7 @@ README promises; and ansible-playbook accepts awx/apply.yml.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -585,6 +586,30 @@ def test_tasks_that_pass_secrets_do_not_log():
     for task in (task for play in plays for task in play.get("tasks", [])):
         if "awx.awx.credential" in task:
             assert task.get("no_log") is True, task["name"]
+
+
+def test_apply_playbook_gives_awx_modules_only_their_options():
+    """Neither the syntax check nor ansible-lint (offline) catches a misspelt awx.awx option; ansible-doc knows them."""
+    plays = load_yaml(AWX_DIR / "apply.yml")
+    used = {
+        module: args
+        for play in plays
+        for task in play.get("tasks", [])
+        for module, args in task.items()
+        if module.startswith("awx.awx.")
+    }
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-doc"), "--json", *sorted(used)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    docs = {name: doc["doc"]["options"] for name, doc in json.loads(completed.stdout).items()}
+    assert set(docs) == set(used)
+    for module, args in used.items():
+        known = {name for name, option in docs[module].items() for name in [name, *option.get("aliases", [])]}
+        assert set(args) <= known, f"{module}: no option {sorted(set(args) - known)}"
 
 
 def test_apply_playbook_passes_syntax_check():
