@@ -7,8 +7,11 @@ case "${1:-}" in
   up)
     if ! podman container exists "$name"; then
       log "creating the sandbox host $name"
+      # The image runs sshd (Molecule hosts are reached over SSH as AWX reaches them); with host networking it would
+      # listen on this machine's port 22. Debian's ssh.service does not start while /etc/ssh/sshd_not_to_be_run
+      # exists; the sandbox is reached through podman.
       podman run -d --name "$name" --hostname "$name" --add-host "$name:127.0.1.1" --network host --systemd=always \
-        "$HOST_IMAGE" >/dev/null
+        --volume /dev/null:/etc/ssh/sshd_not_to_be_run:ro "$HOST_IMAGE" >/dev/null
     fi
     [[ "$(podman inspect -f '{{.State.Running}}' "$name")" == true ]] || podman start "$name" >/dev/null
     # systemd reports 'running' (or 'degraded') once boot has finished.
