@@ -34,6 +34,7 @@ declare -A DEBIAN_PACKAGE_OF=(
   [openssl]=openssl
   [ip]=iproute2
   [git]=git
+  [ssh-keygen]=openssh-client  # tests/awx_runs: the machine credential's key pair, made per test run
   [curl]=curl
   [flock]=util-linux
   [tar]=tar
