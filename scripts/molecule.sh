@@ -8,8 +8,9 @@
 #                                                 finish well before one.
 # Each scenario's output goes to .cache/molecule-logs/<scenario>.log and is printed when its lane ends.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# A scenario's hosts share a podman bridge network: netavark, its DNS and its firewall tool.
-require podman runc /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns iptables flock
+# A scenario's hosts share a podman bridge network: netavark, its DNS and its firewall tool. backup_restore also runs
+# jobs as AWX does (tests/awx_runs): over SSH, with a key pair made for the run.
+require podman runc /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns iptables flock ssh-keygen
 "$REPO_ROOT/scripts/build-image.sh" >/dev/null
 BIRTHA_MINIO_DIR="$("$REPO_ROOT/scripts/build-minio.sh")"
 BIRTHA_WHEEL_ARCHIVE="$("$REPO_ROOT/scripts/build-wheels.sh")"
