@@ -45,6 +45,14 @@ run_lane() {
 # Stopped (Ctrl-C, a CI timeout): stop the lanes and their scenarios too.
 trap 'trap - INT TERM; kill 0' INT TERM
 pids=()
+# backup_restore's verify runs jobs in the execution environment (tests/awx_runs), which builds it when missing: build
+# it meanwhile, beside the lanes, rather than in one of them. build-ee.sh holds a lock, so the test's own call waits for
+# this one and then finds the image; a failure here shows again there, with its log.
+ee_build=""
+if [[ " $* " =~ [[:space:]]backup_restore[[:space:]] ]]; then
+  "$REPO_ROOT/scripts/build-ee.sh" >"$logs/ee-build.log" 2>&1 &
+  ee_build=$!
+fi
 for lane in "$@"; do
   log "molecule lane: $lane"
   run_lane "$lane" &
@@ -54,5 +62,6 @@ status=0
 for pid in "${pids[@]}"; do
   wait "$pid" || status=1
 done
+[[ -z "$ee_build" ]] || wait "$ee_build" || true
 for scenario in $*; do grep -h '^==> scenario' "$logs/$scenario.log" >&2 || true; done
 exit "$status"
