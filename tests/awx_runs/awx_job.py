@@ -230,6 +230,8 @@ class JobRunner:
             quiet=True,
         )
         seconds = time.monotonic() - started
+        # AWX removes a job's private data dir; this one stays for its artifacts, without the machine credential's key.
+        (env / "ssh_key").unlink()
         stdout = runner.stdout.read() if runner.stdout else ""
         result = JobResult(
             rc=runner.rc,

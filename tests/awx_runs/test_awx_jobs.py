@@ -26,14 +26,19 @@ def stats_event(job: JobResult) -> dict:
     return found[-1]["event_data"]
 
 
+def secret_files() -> dict[str, str]:
+    """Each secret's file name in the state directory (and in a controller's credentials directory), and the variable
+    that supplies it."""
+    secrets = yaml.safe_load((REPO_ROOT / "roles" / "platform_state" / "vars" / "main.yml").read_text())
+    return {secret["name"]: secret["var"] for secret in secrets["__platform_state_secrets"]}
+
+
 def platform_secrets(host: str) -> dict[str, str]:
     """What the platform keeps (root-only on its state host), by the variable that supplies each secret."""
-    secrets = yaml.safe_load((REPO_ROOT / "roles" / "platform_state" / "vars" / "main.yml").read_text())
-    kept = {}
-    for secret in secrets["__platform_state_secrets"]:
-        value = host_shell(host, f"cat {STATE_DIR}/{secret['name']} 2>/dev/null || true")
-        kept[secret["var"]] = value.strip()
-    return kept
+    return {
+        var: host_shell(host, f"cat {STATE_DIR}/{name} 2>/dev/null || true").strip()
+        for name, var in secret_files().items()
+    }
 
 
 def state_digest(host: str) -> str:
@@ -131,14 +136,16 @@ def wrong_key_job(jobs, ssh_keys) -> tuple[JobResult, str, str]:
 
 
 def test_a_job_that_cannot_log_in_fails_and_changes_nothing(wrong_key_job):
-    """The job fails, says it could not connect, and neither the platform nor its kept secrets change; nothing is
+    """The job fails, says it could not connect, and neither the platform nor its kept secrets change; no secret is
     generated on the job's side either."""
     job, before, after = wrong_key_job
     assert job.rc != 0 and job.status == "failed", (job.rc, job.status)
     assert "UNREACHABLE!" in job.stdout and "Failed to connect to the host via ssh" in job.stdout, job.stdout[-4000:]
     assert job.changed() == 0, job.stats
     assert after == before
-    assert not any((job.private_data_dir / ".credentials").glob("*/*"))
+    # Nor on the job's side: no secret was generated into its credentials directory.
+    written = [path.name for path in (job.private_data_dir / ".credentials").glob("*/*")]
+    assert set(written) & set(secret_files()) == set(), written
 
 
 @pytest.mark.xfail(
