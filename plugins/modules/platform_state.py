@@ -18,7 +18,7 @@ description:
     change. Only names matching O(replace) may overwrite a kept value (a renewed certificate, an explicit rotation).
   - Writes supplied values the platform does not keep yet, and generates the O(generate) values that are neither
     supplied nor kept - but only when the platform keeps state already or is not deployed (none of
-    O(deployed_paths) exists). A deployed platform without kept state has secrets nobody here knows: generating
+    O(deployed_paths) exists). A deployed platform without kept state has secrets nobody here knows; generating
     replacements would break it, so they are reported in RV(missing) instead.
   - Also runs on the controller (C(delegate_to=localhost)) to keep a controller's own copy in step.
 options:
@@ -35,7 +35,7 @@ options:
   fallback:
     description:
       - Values a controller's own copy holds (C(platform_credentials_dir)). Used only for names neither supplied nor
-        kept - never compared: where the platform keeps a value, the platform's wins and the copy is refreshed.
+        kept. Never compared; where the platform keeps a value, the platform's wins and the copy is refreshed.
     type: dict
     default: {}
   remove:
