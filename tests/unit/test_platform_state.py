@@ -82,3 +82,34 @@ def test_deployed_is_any_marker_present(tmp_path):
     assert not ps.is_deployed([pattern])
     (tmp_path / "15" / "main" / "conf.d" / "50-birtha.conf").write_text("")
     assert ps.is_deployed([pattern])
+
+
+def test_a_deployed_platform_gets_no_new_required_secret_but_may_get_a_new_optional_one():
+    outcome = ps.plan({"a": "kept"}, {}, [], {"b": 32, "c": 32}, ["a", "b"], may_generate=True, deployed=True)
+    assert outcome.generated == ["c"]
+    assert outcome.missing == ["b"]
+
+
+def test_a_copy_fills_a_directory_only_where_the_platform_keeps_nothing_in_it():
+    copies = {"tls/ca.crt": "CA", "tls/h.crt": "old certificate"}
+    migrated = ps.plan({}, {}, [], {}, [], True, fallback=copies)
+    assert migrated.write == copies
+    # During a certificate rotation the platform keeps its CA but no host certificate: a stale copy stays out.
+    rotating = ps.plan({"tls/ca.crt": "CA"}, {}, [], {}, [], True, fallback=copies)
+    assert rotating.write == {}
+
+
+def test_a_trailing_newline_never_becomes_part_of_a_secret(tmp_path):
+    (tmp_path / "mlflow_admin_password").write_text("s3cret\n")
+    assert ps.read_state(str(tmp_path)) == {"mlflow_admin_password": "s3cret"}
+    assert ps.plan({}, {}, [], {}, [], True, fallback={"a": "from a copy\n"}).values == {"a": "from a copy"}
+
+
+def test_names_outside_the_state_directory_are_refused(tmp_path):
+    for name in ("../escape", "/etc/passwd", "tls/../../x"):
+        try:
+            ps.write_state(str(tmp_path), {name: "x"})
+        except ValueError as error:
+            assert name in str(error)
+        else:
+            raise AssertionError(f"{name} was written")
