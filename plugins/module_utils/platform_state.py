@@ -44,9 +44,21 @@ def read_state(path: str) -> dict[str, str]:
             # Atomic writes leave nothing behind, but a crash may: never read a temporary file as state.
             if name.startswith(".tmp-"):
                 continue
+            relative = os.path.relpath(full, path)
             with open(full, encoding="utf-8") as handle:
-                found[os.path.relpath(full, path)] = handle.read()
+                found[relative] = normalise(handle.read())
     return found
+
+
+def normalise(value: str) -> str:
+    """A secret without the newline a file written by hand (or by an older rotation) ends with; PEM kept as is."""
+    return value if value.lstrip().startswith("-----BEGIN") else value.rstrip("\n")
+
+
+def check_name(name: str) -> None:
+    """Refuse a name that would leave the state directory."""
+    if not name or os.path.isabs(name) or ".." in name.split("/"):
+        raise ValueError(f"{name!r} is not a name inside the state directory")
 
 
 def is_deployed(patterns: list[str]) -> bool:
@@ -77,18 +89,21 @@ def plan(
     required: list[str],
     may_generate: bool,
     fallback: dict[str, str] | None = None,
+    deployed: bool = False,
 ) -> Plan:
     """Reconcile the supplied values with the kept ones.
 
     A supplied value that differs from a kept one is a mismatch unless its name matches ``replace``. A value
-    neither supplied nor kept is taken from ``fallback`` (a controller's copy: never compared, the platform wins),
-    else generated when it is in ``generate`` and ``may_generate`` holds, else it is missing when it is in
-    ``required``.
+    neither supplied nor kept is taken from ``fallback`` (a controller's copy: never compared, the platform wins; a
+    copy fills a directory such as ``tls/`` only where the platform keeps nothing in it), else generated when it is
+    in ``generate`` and ``may_generate`` holds - a required one only while the platform is not ``deployed`` - else it
+    is missing when it is in ``required``.
     """
     result = Plan(values=dict(kept))
     for name, value in sorted(supply.items()):
         if value is None or value == "":
             continue
+        value = normalise(value)
         if name in kept:
             if _same(value, kept[name]):
                 continue
@@ -97,14 +112,16 @@ def plan(
                 continue
         result.values[name] = value
         result.write[name] = value
+    kept_dirs = {os.path.dirname(name) for name in kept if "/" in name}
     for name, value in sorted((fallback or {}).items()):
-        if value and name not in result.values:
-            result.values[name] = value
-            result.write[name] = value
+        if value and name not in result.values and os.path.dirname(name) not in kept_dirs:
+            result.values[name] = normalise(value)
+            result.write[name] = result.values[name]
     for name, length in sorted(generate.items()):
         if name in result.values:
             continue
-        if may_generate:
+        # A required secret missing from a running platform's state was lost, not never made: the platform uses it.
+        if may_generate and not (deployed and name in required):
             value = generate_secret(length)
             result.values[name] = value
             result.write[name] = value
@@ -119,7 +136,9 @@ def plan(
 def write_state(path: str, values: dict[str, str], owner: tuple[int, int] | None = None) -> None:
     """Write each value to ``path/<name>`` atomically, directories 0700 and files 0600."""
     _make_private_dir(path, owner)
-    for name, value in sorted(values.items()):
+    # Old values kept aside (<name>.previous-<time>) land before the new ones: a crash never loses the old value.
+    for name, value in sorted(values.items(), key=lambda item: (".previous-" not in item[0], item[0])):
+        check_name(name)
         target = os.path.join(path, name)
         directory = os.path.dirname(target)
         _make_private_dir(directory, owner)
@@ -127,6 +146,8 @@ def write_state(path: str, values: dict[str, str], owner: tuple[int, int] | None
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
                 stream.write(value)
+                stream.flush()
+                os.fsync(stream.fileno())
             os.chmod(temporary, STATE_FILE_MODE)
             if owner is not None:
                 os.chown(temporary, *owner)
@@ -135,12 +156,23 @@ def write_state(path: str, values: dict[str, str], owner: tuple[int, int] | None
             if os.path.exists(temporary):
                 os.unlink(temporary)
             raise
+        _sync_dir(directory)
+
+
+def _sync_dir(path: str) -> None:
+    # The rename is durable once the directory is.
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def remove_state(path: str, names: list[str]) -> list[str]:
     """Delete the named files under ``path``; returns those that existed."""
     removed = []
     for name in sorted(names):
+        check_name(name)
         target = os.path.join(path, name)
         if os.path.isfile(target):
             os.unlink(target)

@@ -8,18 +8,18 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: platform_state
 short_description: Keep the platform's secrets and CA on the platform, never only on one controller
-version_added: 0.9.0
+version_added: 0.6.1
 description:
   - Keeps the state a platform needs to outlive any one job - generated secrets, the internal CA and the host
     certificates it issued - as files in one directory on a designated host (root-only, directory 0700, files
     0600), so that any controller (a colleague's laptop, an AWX job in a fresh container) reads the same values.
-  - Compares the values a controller supplies (vault, an AWX credential, a copy of the credentials directory) with
+  - Compares the values a controller supplies (vault, an AWX credential) with
     the kept ones. When any differs, nothing is written and RV(mismatched) names them; the caller stops before any
     change. Only names matching O(replace) may overwrite a kept value (a renewed certificate, an explicit rotation).
   - Writes supplied values the platform does not keep yet, and generates the O(generate) values that are neither
-    supplied nor kept - but only when the platform keeps state already or is not deployed (none of
-    O(deployed_paths) exists). A deployed platform without kept state has secrets nobody here knows: generating
-    replacements would break it, so they are reported in RV(missing) instead.
+    supplied nor kept - only while the platform is not deployed (none of O(deployed_paths) exists), and for names
+    not in O(required) also when it keeps state already. A deployed platform's missing secret is one it uses that
+    nobody here knows; generating a replacement would lock its services out, so it is reported in RV(missing).
   - Also runs on the controller (C(delegate_to=localhost)) to keep a controller's own copy in step.
 options:
   path:
@@ -35,7 +35,7 @@ options:
   fallback:
     description:
       - Values a controller's own copy holds (C(platform_credentials_dir)). Used only for names neither supplied nor
-        kept - never compared: where the platform keeps a value, the platform's wins and the copy is refreshed.
+        kept. Never compared; where the platform keeps a value, the platform's wins and the copy is refreshed.
     type: dict
     default: {}
   remove:
@@ -137,6 +137,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_state import (
+    check_name,
     is_deployed,
     plan,
     read_state,
@@ -148,6 +149,11 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.platform_state impor
 def run(module: AnsibleModule) -> dict:
     """Reconcile and, when asked and allowed, write."""
     params = module.params
+    for name in [*params["supply"], *params["fallback"], *params["remove"]]:
+        try:
+            check_name(name)
+        except ValueError as error:
+            module.fail_json(msg=str(error))
     path: str = params["path"]
     exists = os.path.isdir(path)
     kept = read_state(path)
@@ -159,6 +165,7 @@ def run(module: AnsibleModule) -> dict:
         generate=params["generate"],
         required=params["required"],
         fallback={name: str(value) for name, value in params["fallback"].items() if value is not None},
+        deployed=deployed,
         # A deployed platform without kept state has secrets nobody here knows.
         may_generate=exists or not deployed,
     )

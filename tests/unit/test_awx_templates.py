@@ -49,22 +49,6 @@ RUNBOOK_PROCEDURES = {
     "access control": "access_control.yml",
 }
 
-# The secrets the roles are to read as platform_* values (announced for roles/platform/meta/argument_specs.yml, entry
-# point "values"; True: no_log there). A name still missing there is taken from this list, so the checks below hold
-# in the meantime; test_announced_secrets_are_documented says which are still missing.
-ANNOUNCED_PLATFORM_SECRETS = {
-    "platform_db_password": True,
-    "platform_db_monitor_password": True,
-    "platform_db_backup_password": True,
-    "platform_s3_root_password": True,
-    "platform_s3_secret_key": True,
-    "platform_mlflow_admin_password": True,
-    "platform_mlflow_flask_secret_key": True,
-    "platform_backup_passphrase": True,
-    "platform_tls_ca_cert": False,
-    "platform_tls_ca_key": True,
-}
-
 # What Ansible's `bool` filter reads as true: an answer that confirms.
 TRUTHY = {"y", "yes", "on", "1", "true", "t"}
 SURVEY_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
@@ -340,19 +324,19 @@ def platform_values() -> dict[str, Any]:
     return specs["argument_specs"]["values"]["options"]
 
 
-def pending_secrets() -> dict[str, bool]:
-    """Announced secrets the argument specs do not document yet."""
-    return {name: no_log for name, no_log in ANNOUNCED_PLATFORM_SECRETS.items() if name not in platform_values()}
-
-
 def roles_read() -> set[str]:
-    return set(platform_values()) | set(pending_secrets())
+    return set(platform_values())
 
 
 def roles_secrets() -> set[str]:
     """The values the roles keep out of logs (no_log): the secrets a job needs from the credential."""
-    documented = {name for name, spec in platform_values().items() if (spec or {}).get("no_log")}
-    return documented | {name for name, no_log in pending_secrets().items() if no_log}
+    return {name for name, spec in platform_values().items() if (spec or {}).get("no_log")}
+
+
+def platform_state_variables() -> set[str]:
+    """The variables role platform_state reads a supplied secret or CA from (roles/platform_state/vars/main.yml)."""
+    state_vars = load_yaml(ROLES / "platform_state" / "vars" / "main.yml")
+    return {item["var"] for item in state_vars["__platform_state_secrets"] + state_vars["__platform_state_ca"]}
 
 
 def credential_type() -> dict[str, Any]:
@@ -367,13 +351,9 @@ def fields() -> dict[str, dict[str, Any]]:
     return {item["id"]: item for item in credential_type()["inputs"]["fields"]}
 
 
-def test_announced_secrets_are_documented():
-    """Holds once roles/platform/meta/argument_specs.yml documents every announced secret (then the list may go)."""
-    missing = pending_secrets()
-    if missing:
-        pytest.xfail(f"not yet in roles/platform/meta/argument_specs.yml (values): {', '.join(sorted(missing))}")
-    for name, no_log in ANNOUNCED_PLATFORM_SECRETS.items():
-        assert bool((platform_values()[name] or {}).get("no_log")) == no_log, name
+def test_credential_type_injects_exactly_what_platform_state_reads():
+    """Every secret the platform keeps can be supplied by the credential, and nothing else is injected."""
+    assert set(injected()) == platform_state_variables()
 
 
 def test_credential_type_injects_only_what_the_roles_read():
