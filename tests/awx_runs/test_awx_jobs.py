@@ -148,12 +148,6 @@ def test_a_job_that_cannot_log_in_fails_and_changes_nothing(wrong_key_job):
     assert set(written) & set(secret_files()) == set(), written
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ansible-core 2.19.14: role platform_state reads the state host in a run_once task with "
-    "ignore_unreachable (every read-only import, validate.yml's in platform_up.yml too); an unreachable host there "
-    "ends the play with rc 2 and a recap of ok and ignored only, so the stats name no unreachable host",
-)
 def test_a_job_that_cannot_log_in_names_the_unreachable_hosts(wrong_key_job, jobs):
     """AWX's job summary (the stats) shows the hosts it could not reach."""
     job, _, _ = wrong_key_job
