@@ -100,16 +100,16 @@ def encoded_writer(path: str, encoding: Encoding) -> Iterator[IO[bytes]]:
     try:
         with _partial_writer(partial, encoding) as stream:
             yield stream
-        _fsync(partial)
+        fsync_path(partial)
     except BaseException:
         if os.path.exists(partial):
             os.unlink(partial)
         raise
     os.replace(partial, path)
-    _fsync(os.path.dirname(path) or ".")
+    fsync_path(os.path.dirname(path) or ".")
 
 
-def _fsync(path: str) -> None:
+def fsync_path(path: str) -> None:
     """On disk before it is renamed into place or a marker says the set is complete."""
     descriptor = os.open(path, os.O_RDONLY)
     try:

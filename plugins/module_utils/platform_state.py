@@ -17,6 +17,8 @@ import string
 import tempfile
 from dataclasses import dataclass, field
 
+from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import fsync_path
+
 STATE_DIR_MODE = 0o700
 STATE_FILE_MODE = 0o600
 _ALPHABET = string.ascii_letters + string.digits
@@ -156,16 +158,8 @@ def write_state(path: str, values: dict[str, str], owner: tuple[int, int] | None
             if os.path.exists(temporary):
                 os.unlink(temporary)
             raise
-        _sync_dir(directory)
-
-
-def _sync_dir(path: str) -> None:
-    # The rename is durable once the directory is.
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        # The rename is durable once the directory is.
+        fsync_path(directory)
 
 
 def remove_state(path: str, names: list[str]) -> list[str]:
