@@ -2,28 +2,19 @@
 # Apache License 2.0 (see LICENSE)
 """The one backend-store (SQL) layer: what the backup, verify, restore and retention code asks PostgreSQL.
 
-Connections go through psycopg2 on the database host (Unix socket, as the postgres OS user), so no
-password is needed or passed.
+Connections come from postgres.py (the Unix socket, as the postgres OS user).
 """
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-PSYCOPG2_IMPORT_ERROR: str | None
 try:
-    import psycopg2
     from psycopg2 import sql
-except ImportError:
-    PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
-    psycopg2 = None  # type: ignore[assignment]
+except ImportError:  # the modules report the missing driver through postgres.PostgresModule
     sql = None  # type: ignore[assignment]
-else:
-    PSYCOPG2_IMPORT_ERROR = None
 
 
 @dataclass(frozen=True)
@@ -35,16 +26,6 @@ class TableState:
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "checksum": self.checksum}
-
-
-@contextmanager
-def connect(dbname: str, port: int = 5432, host: str | None = None, user: str | None = None) -> Iterator[Any]:
-    """A connection to dbname; closed afterwards. Defaults reach the local server over its Unix socket."""
-    connection = psycopg2.connect(dbname=dbname, port=port, host=host, user=user)
-    try:
-        yield connection
-    finally:
-        connection.close()
 
 
 def user_tables(cursor: Any) -> list[str]:

@@ -45,18 +45,14 @@ description:
   - The metadata of one experiment is built in memory; an experiment with tens of millions of metric values needs
     memory to match.
 extends_documentation_fragment:
+  - birtha.mlflow.postgres
   - birtha.mlflow.mlflow.s3
 options:
   bucket:
     description: MLflow's artifact bucket (the source); an experiment's artifacts in other buckets are read there.
   database:
     description: MLflow's tracking database.
-    type: str
     required: true
-  port:
-    description: Port of the local PostgreSQL server.
-    type: int
-    default: 5432
   experiment_names:
     description: The experiments to archive, by name. Every one must exist (deleted experiments count).
     type: list
@@ -102,7 +98,7 @@ attributes:
   diff_mode:
     support: none
 requirements:
-  - psycopg2 and boto3 on the database host
+  - boto3 on the database host
 notes:
   - Artifacts that are not in S3 (a C(file:) artifact location, for example) cannot be archived; they are listed in
     RV(artifacts_skipped) and the experiment is then not deleted.
@@ -233,15 +229,13 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.archive_manifest imp
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     ACTIVE,
-    PSYCOPG2_IMPORT_ERROR,
     archive_counts,
-    connect,
     delete_experiment,
     experiment_rows,
     experiments_named,
     lock_experiment,
-    psycopg2,
 )
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError, PostgresModule
 from ansible_collections.birtha.mlflow.plugins.module_utils.retention import artifact_location, iso, now_ms
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
     BOTO3_IMPORT_ERROR,
@@ -263,8 +257,6 @@ class ArchiveError(Exception):
 def argument_spec() -> dict[str, Any]:
     return {
         **s3_argument_spec(),
-        "database": {"type": "str", "required": True},
-        "port": {"type": "int", "default": 5432},
         "experiment_names": {"type": "list", "elements": "str", "required": True},
         "archive_bucket": {"type": "str", "default": "mlflow-archive"},
         "archive_prefix": {"type": "str"},
@@ -667,27 +659,23 @@ def check_params(module: AnsibleModule) -> str:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if PSYCOPG2_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+    module = PostgresModule(argument_spec(), supports_check_mode=True)
     if BOTO3_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
     prefix = check_params(module)
     params = module.params
     archive = Archive(module, s3_client(params), prefix)
     try:
-        with connect(params["database"], port=params["port"]) as connection:
+        with module.connection() as connection:
             result = archive.run(connection)
     except ArchiveError as exc:
         module.fail_json(msg=str(exc) + already_deleted(archive), archive_prefix=prefix, deleted=archive.deleted)
-    except psycopg2.Error as exc:
-        module.fail_json(
-            msg=f"Could not work in database {params['database']} on port {params['port']}: {str(exc).strip()}. "
-            "Run this on the database host as the postgres user (become_user: postgres) and check database/port; "
-            "an unfinished deletion was rolled back." + already_deleted(archive),
+    except PostgresError as exc:
+        module.fail_postgres(
+            exc,
+            "An unfinished deletion was rolled back." + already_deleted(archive),
             archive_prefix=prefix,
             deleted=archive.deleted,
-            exception=traceback.format_exc(),
         )
     except Exception as exc:
         module.fail_json(

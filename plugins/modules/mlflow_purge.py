@@ -35,16 +35,12 @@ description:
   - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)) over the Unix socket; that
     host needs psycopg2 and boto3 and must reach the S3 endpoint.
 extends_documentation_fragment:
+  - birtha.mlflow.postgres
   - birtha.mlflow.mlflow.s3
 options:
   database:
     description: MLflow's tracking database.
-    type: str
     required: true
-  port:
-    description: Port of the local PostgreSQL server.
-    type: int
-    default: 5432
   older_than_days:
     description: Runs deleted at least this many days ago (C(mlflow gc --older-than Nd)); V(0) means every deleted run.
     type: int
@@ -103,7 +99,7 @@ attributes:
   diff_mode:
     support: none
 requirements:
-  - psycopg2 and boto3 on the database host
+  - boto3 on the database host
 seealso:
   - module: birtha.mlflow.mlflow_retention
 author:
@@ -194,16 +190,14 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     DELETED,
-    PSYCOPG2_IMPORT_ERROR,
     RunSelection,
-    connect,
     experiment_ids_for,
     experiment_locations,
     hard_delete_runs,
     lock_deleted_runs,
-    psycopg2,
     select_runs,
 )
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError, PostgresModule
 from ansible_collections.birtha.mlflow.plugins.module_utils.retention import (
     artifact_location,
     cutoff_ms,
@@ -227,8 +221,6 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
 def argument_spec() -> dict[str, Any]:
     return {
         **s3_argument_spec(),
-        "database": {"type": "str", "required": True},
-        "port": {"type": "int", "default": 5432},
         "older_than_days": {"type": "int", "required": True},
         "experiment_names": {"type": "list", "elements": "str"},
         "experiment_ids": {"type": "list", "elements": "str"},
@@ -428,23 +420,19 @@ def check_params(module: AnsibleModule) -> int:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if PSYCOPG2_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+    module = PostgresModule(argument_spec(), supports_check_mode=True)
     if BOTO3_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
     cutoff = check_params(module)
     params = module.params
     try:
-        with connect(params["database"], port=params["port"]) as connection:
+        with module.connection() as connection:
             result = Purge(module, s3_client(params), cutoff).run(connection)
-    except psycopg2.Error as exc:
-        module.fail_json(
-            msg=f"Could not work in database {params['database']} on port {params['port']}: {str(exc).strip()}. "
-            "Run this on the database host as the postgres user (become_user: postgres) and check database/port. "
+    except PostgresError as exc:
+        module.fail_postgres(
+            exc,
             "An unfinished batch kept its rows (its runs stay deleted, not purged; some of their artifacts may be "
             "gone); a re-run finishes it.",
-            exception=traceback.format_exc(),
         )
     except Exception as exc:
         module.fail_json(

@@ -22,15 +22,12 @@ description:
   - MLflow's optional trace rollups (C(MLFLOW_SQL_TRACE_ROLLUPS_ENABLED)) are not rebuilt; the platform's server
     does not enable them.
   - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)) over the Unix socket.
+extends_documentation_fragment:
+  - birtha.mlflow.postgres
 options:
   database:
     description: MLflow's tracking database.
-    type: str
     required: true
-  port:
-    description: Port of the local PostgreSQL server.
-    type: int
-    default: 5432
   older_than_days:
     description:
       - Runs that started more than this many days ago. One of O(older_than_days) and O(started_before) is required.
@@ -72,8 +69,6 @@ attributes:
     details: Returns the runs that would be deleted; deletes none.
   diff_mode:
     support: none
-requirements:
-  - psycopg2 on the database host
 seealso:
   - module: birtha.mlflow.mlflow_purge
 author:
@@ -129,29 +124,24 @@ batches:
   type: int
 """
 
-import traceback
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     ACTIVE,
-    PSYCOPG2_IMPORT_ERROR,
     RUN_STATUSES,
     RunSelection,
-    connect,
     experiment_ids_for,
-    psycopg2,
     select_runs,
     soft_delete_runs,
 )
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError, PostgresModule
 from ansible_collections.birtha.mlflow.plugins.module_utils.retention import cutoff_ms, iso, now_ms
 
 
 def argument_spec() -> dict[str, Any]:
     return {
-        "database": {"type": "str", "required": True},
-        "port": {"type": "int", "default": 5432},
         "older_than_days": {"type": "int"},
         "started_before": {"type": "str"},
         "experiment_names": {"type": "list", "elements": "str"},
@@ -221,14 +211,12 @@ def apply(module: AnsibleModule, connection: Any, cutoff: int) -> dict[str, Any]
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
+    module = PostgresModule(
+        argument_spec(),
         mutually_exclusive=[("older_than_days", "started_before")],
         required_one_of=[("older_than_days", "started_before")],
         supports_check_mode=True,
     )
-    if PSYCOPG2_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
     params = module.params
     if params["batch_size"] < 1:
         module.fail_json(msg=f"batch_size={params['batch_size']}: give at least 1 run per transaction")
@@ -246,15 +234,10 @@ def main() -> None:
     except ValueError as exc:
         module.fail_json(msg=f"{exc}; nothing was deleted.")
     try:
-        with connect(params["database"], port=params["port"]) as connection:
+        with module.connection() as connection:
             result = apply(module, connection, cutoff)
-    except psycopg2.Error as exc:
-        module.fail_json(
-            msg=f"Could not work in database {params['database']} on port {params['port']}: {str(exc).strip()}. "
-            "Run this on the database host as the postgres user (become_user: postgres) and check "
-            "database/port; nothing was deleted in an unfinished batch.",
-            exception=traceback.format_exc(),
-        )
+    except PostgresError as exc:
+        module.fail_postgres(exc, "Nothing was deleted in an unfinished batch.")
     module.exit_json(**result)
 
 

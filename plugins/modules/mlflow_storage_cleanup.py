@@ -33,18 +33,14 @@ description:
   - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)) over the Unix socket; that host
     needs psycopg2 and boto3 and must reach the S3 endpoint. MLflow's own S3 account suffices.
 extends_documentation_fragment:
+  - birtha.mlflow.postgres
   - birtha.mlflow.mlflow.s3
 options:
   bucket:
     description: MLflow's artifact bucket (the tracking server's C(--artifacts-destination)).
   database:
     description: MLflow's tracking database.
-    type: str
     required: true
-  port:
-    description: Port of the local PostgreSQL server.
-    type: int
-    default: 5432
   artifacts_destination:
     description:
       - The tracking server's C(--artifacts-destination), under which C(mlflow-artifacts:/) URIs and the default
@@ -85,7 +81,7 @@ attributes:
   diff_mode:
     support: none
 requirements:
-  - psycopg2 and boto3 on the database host
+  - boto3 on the database host
 seealso:
   - module: birtha.mlflow.mlflow_purge
   - module: birtha.mlflow.mlflow_archive
@@ -193,13 +189,11 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.artifact_layout impo
     split_by_age,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
-    PSYCOPG2_IMPORT_ERROR,
     artifact_owners,
-    connect,
     existing_experiments,
     existing_runs,
-    psycopg2,
 )
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError, PostgresModule
 from ansible_collections.birtha.mlflow.plugins.module_utils.retention import (
     artifact_location,
     iso,
@@ -220,8 +214,6 @@ HOUR_MS = 3_600_000
 def argument_spec() -> dict[str, Any]:
     return {
         **s3_argument_spec(),
-        "database": {"type": "str", "required": True},
-        "port": {"type": "int", "default": 5432},
         "artifacts_destination": {"type": "str"},
         "prefixes": {"type": "list", "elements": "str", "default": []},
         "min_age_hours": {"type": "float", "default": 24},
@@ -400,23 +392,16 @@ def check_params(module: AnsibleModule, now: int) -> int:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if PSYCOPG2_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+    module = PostgresModule(argument_spec(), supports_check_mode=True)
     if BOTO3_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
     cutoff = check_params(module, now_ms())
     params = module.params
     try:
-        with connect(params["database"], port=params["port"]) as connection:
+        with module.connection() as connection:
             result = cleanup(module, s3_client(params), connection, cutoff)
-    except psycopg2.Error as exc:
-        module.fail_json(
-            msg=f"Could not read database {params['database']} on port {params['port']}: {str(exc).strip()}. "
-            "Run this on the database host as the postgres user (become_user: postgres) and check database/port. "
-            "Nothing was deleted.",
-            exception=traceback.format_exc(),
-        )
+    except PostgresError as exc:
+        module.fail_postgres(exc, "Nothing was deleted.")
     except Exception as exc:
         module.fail_json(
             msg=f"Storage cleanup failed: {exc} (S3 endpoint {params['endpoint_url']}, bucket {params['bucket']}). "

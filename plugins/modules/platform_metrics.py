@@ -251,16 +251,14 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
-    PSYCOPG2_IMPORT_ERROR,
     client_connections,
-    connect,
     database_sizes,
     largest_tables,
     mlflow_counts,
-    psycopg2,
     server_setting,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import disk_usage, human_bytes, percent
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PSYCOPG2_IMPORT_ERROR, connect, psycopg2
 
 METRIC_PREFIX = "birtha_mlflow_"
 TEXTFILE_MODE = 0o644

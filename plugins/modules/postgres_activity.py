@@ -20,12 +20,12 @@ description:
     still in the state, since the same moment, it was found in; backups (C(pg_dump), C(pg_basebackup)) are never
     cancelled.
   - Query texts are shortened and secrets in them redacted.
-  - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)); connects over the Unix socket.
+extends_documentation_fragment:
+  - birtha.mlflow.postgres
 options:
-  port:
-    description: Port of the local PostgreSQL server.
-    type: int
-    default: 5432
+  database:
+    description: The database to connect to; the sessions reported are the whole server's.
+    default: postgres
   long_query_seconds:
     description: A query running longer than this is reported as long-running.
     type: int
@@ -57,8 +57,6 @@ attributes:
     details: Reports which sessions would be ended; ends none.
   diff_mode:
     support: none
-requirements:
-  - psycopg2 on the database host
 author:
   - Birtha platform team
 """
@@ -118,19 +116,15 @@ summary:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
-    PSYCOPG2_IMPORT_ERROR,
     client_connections,
-    connect,
     database_sizes,
     end_sessions,
-    psycopg2,
     server_setting,
     sessions_over,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import human_bytes
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError, PostgresModule
 from ansible_collections.birtha.mlflow.plugins.module_utils.redact import Redactor
 
 SPARED_APPLICATIONS = ("pg_dump", "pg_dumpall", "pg_basebackup")
@@ -138,7 +132,6 @@ SPARED_APPLICATIONS = ("pg_dump", "pg_dumpall", "pg_basebackup")
 
 def argument_spec() -> dict[str, Any]:
     return {
-        "port": {"type": "int", "default": 5432},
         "long_query_seconds": {"type": "int", "default": 300},
         "idle_in_transaction_seconds": {"type": "int", "default": 300},
         "terminate_idle_in_transaction": {"type": "bool", "default": False},
@@ -187,32 +180,28 @@ def summary(result: dict[str, Any], params: dict[str, Any], check_mode: bool) ->
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if PSYCOPG2_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+    module = PostgresModule(argument_spec(), database="postgres", supports_check_mode=True)
     params = module.params
     redactor = Redactor(params["redact_values"])
     try:
-        with connect("postgres", port=params["port"]) as connection:
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                limit = int(server_setting(cursor, "max_connections"))
-                by_state = client_connections(cursor)
-                sizes = database_sizes(cursor)
-                long_running = sessions_over(cursor, "active", params["long_query_seconds"])
-                idle = sessions_over(cursor, "idle in transaction", params["idle_in_transaction_seconds"])
-                to_terminate = idle if params["terminate_idle_in_transaction"] else []
-                # A backup's long COPY is not load to shed: cancelling it would abort the backup.
-                to_cancel = [s for s in long_running if s["application"] not in SPARED_APPLICATIONS]
-                to_cancel = to_cancel if params["cancel_long_queries"] else []
-                if module.check_mode:
-                    terminated = [s["pid"] for s in to_terminate]
-                    cancelled = [s["pid"] for s in to_cancel]
-                else:
-                    terminated = end_sessions(cursor, to_terminate, "idle in transaction", terminate=True)
-                    cancelled = end_sessions(cursor, to_cancel, "active", terminate=False)
-    except psycopg2.Error as error:
-        module.fail_json(msg=f"PostgreSQL on port {params['port']} could not be asked: {str(error).strip()}")
+        with module.connection(autocommit=True) as connection, connection.cursor() as cursor:
+            limit = int(server_setting(cursor, "max_connections"))
+            by_state = client_connections(cursor)
+            sizes = database_sizes(cursor)
+            long_running = sessions_over(cursor, "active", params["long_query_seconds"])
+            idle = sessions_over(cursor, "idle in transaction", params["idle_in_transaction_seconds"])
+            to_terminate = idle if params["terminate_idle_in_transaction"] else []
+            # A backup's long COPY is not load to shed: cancelling it would abort the backup.
+            to_cancel = [s for s in long_running if s["application"] not in SPARED_APPLICATIONS]
+            to_cancel = to_cancel if params["cancel_long_queries"] else []
+            if module.check_mode:
+                terminated = [s["pid"] for s in to_terminate]
+                cancelled = [s["pid"] for s in to_cancel]
+            else:
+                terminated = end_sessions(cursor, to_terminate, "idle in transaction", terminate=True)
+                cancelled = end_sessions(cursor, to_cancel, "active", terminate=False)
+    except PostgresError as error:
+        module.fail_postgres(error, "Nothing was ended.")
     in_use = sum(by_state.values())
     result: dict[str, Any] = {
         "changed": bool(terminated or cancelled),

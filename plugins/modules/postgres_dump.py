@@ -96,8 +96,6 @@ import os
 import traceback
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import (
     Encoding,
     StreamError,
@@ -105,13 +103,8 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
     encoding_argument_spec,
     sha256_file,
 )
-from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
-    PSYCOPG2_IMPORT_ERROR,
-    alembic_revision,
-    connect,
-    database_state,
-    psycopg2,
-)
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import alembic_revision, database_state
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresModule, connect, psycopg2
 
 ALEMBIC_TABLES = ("alembic_version", "alembic_version_auth")
 
@@ -120,7 +113,6 @@ def argument_spec() -> dict[str, Any]:
     return {
         "databases": {"type": "list", "elements": "str", "required": True},
         "dest": {"type": "path", "required": True},
-        "port": {"type": "int", "default": 5432},
         "roles": {"type": "bool", "default": True},
         **encoding_argument_spec(),
         "checksums": {"type": "bool", "default": True},
@@ -158,10 +150,9 @@ def dump_database(name: str, params: dict[str, Any], encoding: Encoding) -> dict
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    # Several databases, so no database option: only the port and the driver check are shared.
+    module = PostgresModule(argument_spec(), database=None, supports_check_mode=True)
     params = module.params
-    if PSYCOPG2_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
     if not os.path.isdir(params["dest"]):
         module.fail_json(msg=f"dest: {params['dest']} is not a directory; create it first.")
     encoding = Encoding.from_params(params)

@@ -25,15 +25,11 @@ description:
   - Every table, column and name is checked before anything is created - a table that does not exist, a column it
     does not have, a name already used by another relation or by an index with other columns fail the module and
     nothing is changed.
-  - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)); connects over the Unix socket.
+extends_documentation_fragment:
+  - birtha.mlflow.postgres
 options:
-  port:
-    description: Port of the local PostgreSQL server.
-    type: int
-    default: 5432
   database:
     description: The database (MLflow's tracking database).
-    type: str
     required: true
   schema:
     description: The schema of the tables (MLflow uses C(public)).
@@ -91,8 +87,6 @@ attributes:
       analyses nothing.
   diff_mode:
     support: none
-requirements:
-  - psycopg2 on the database host
 seealso:
   - module: birtha.mlflow.postgres_settings
   - name: CREATE INDEX CONCURRENTLY
@@ -169,9 +163,6 @@ summary:
 import contextlib
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import PSYCOPG2_IMPORT_ERROR, connect, psycopg2
 from ansible_collections.birtha.mlflow.plugins.module_utils.pg_tuning import (
     ExistingIndex,
     IndexSpec,
@@ -187,12 +178,11 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.pg_tuning import (
     table_columns,
     table_indexes,
 )
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError, PostgresModule
 
 
 def argument_spec() -> dict[str, Any]:
     return {
-        "port": {"type": "int", "default": 5432},
-        "database": {"type": "str", "required": True},
         "schema": {"type": "str", "default": "public"},
         "indexes": {
             "type": "list",
@@ -300,9 +290,9 @@ def plan_and_create(
             if not check_mode:
                 try:
                     create_index(cursor, schema, spec)
-                except psycopg2.Error:
+                except PostgresError:
                     # A failed concurrent build leaves an INVALID index: remove it, then report the failure.
-                    with contextlib.suppress(psycopg2.Error):
+                    with contextlib.suppress(PostgresError):
                         drop_index(cursor, schema, spec.name)
                     raise
             planned.setdefault(spec.table, []).append(as_existing(spec))
@@ -350,36 +340,28 @@ def summary(outcome: dict[str, Any], analyzed: list[str], check_mode: bool) -> l
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if PSYCOPG2_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+    module = PostgresModule(argument_spec(), supports_check_mode=True)
     params = module.params
     outcome = new_outcome()
     analyzed: list[str] = []
     try:
-        with connect(params["database"], port=params["port"]) as connection:
-            # CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction block.
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                specs, problems = check_request(cursor, params)
-                if problems:
-                    module.fail_json(
-                        msg="Bad index or table request: " + "; ".join(problems) + ". Nothing was changed.",
-                        problems=problems,
-                    )
-                set_lock_timeout(cursor, params["lock_timeout"])
-                plan_and_create(cursor, params, specs, module.check_mode, outcome)
-                analyzed = stale_tables(cursor, params)
-                if not module.check_mode:
-                    for table in analyzed:
-                        analyze(cursor, params["schema"], table)
-    except psycopg2.Error as error:
-        done = f" Created before the failure: {', '.join(outcome['created'])}." if outcome["created"] else ""
-        module.fail_json(
-            msg=f"PostgreSQL (database {params['database']}, port {params['port']}): {str(error).strip()}.{done}",
-            changed=bool(outcome["created"]),
-            **outcome,
-        )
+        # CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction block.
+        with module.connection(autocommit=True) as connection, connection.cursor() as cursor:
+            specs, problems = check_request(cursor, params)
+            if problems:
+                module.fail_json(
+                    msg="Bad index or table request: " + "; ".join(problems) + ". Nothing was changed.",
+                    problems=problems,
+                )
+            set_lock_timeout(cursor, params["lock_timeout"])
+            plan_and_create(cursor, params, specs, module.check_mode, outcome)
+            analyzed = stale_tables(cursor, params)
+            if not module.check_mode:
+                for table in analyzed:
+                    analyze(cursor, params["schema"], table)
+    except PostgresError as error:
+        done = f"Created before the failure: {', '.join(outcome['created'])}." if outcome["created"] else ""
+        module.fail_postgres(error, done or "Nothing was created.", changed=bool(outcome["created"]), **outcome)
     module.exit_json(
         changed=bool(outcome["created"] or analyzed),
         analyzed=analyzed,

@@ -22,22 +22,19 @@ description:
   - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)).
 extends_documentation_fragment:
   - birtha.mlflow.mlflow.backup_encoding
+extends_documentation_fragment:
+  - birtha.mlflow.postgres
 options:
   src:
     description: Path of the dump file on the database host. Required unless O(restore=false).
     type: path
   database:
     description: Name of the database to create and restore into. It must not exist.
-    type: str
     required: true
   owner:
     description: Owner of the new database.
     type: str
     default: postgres
-  port:
-    description: Port of the local PostgreSQL server.
-    type: int
-    default: 5432
   jobs:
     description: Parallel C(pg_restore) jobs.
     type: int
@@ -79,7 +76,7 @@ attributes:
   diff_mode:
     support: none
 requirements:
-  - psycopg2, pg_restore and psql on the database host
+  - pg_restore and psql on the database host
 author:
   - Birtha platform team
 """
@@ -128,7 +125,7 @@ import tempfile
 import traceback
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import (
     Encoding,
@@ -138,13 +135,8 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
     encoding_argument_spec,
     sha256_file,
 )
-from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
-    PSYCOPG2_IMPORT_ERROR,
-    compare_states,
-    connect,
-    database_state,
-    sql,
-)
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import compare_states, database_state, sql
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresModule, connect
 
 
 def argument_spec() -> dict[str, Any]:
@@ -152,9 +144,7 @@ def argument_spec() -> dict[str, Any]:
         "src": {"type": "path"},
         "restore": {"type": "bool", "default": True},
         "src_sha256": {"type": "str"},
-        "database": {"type": "str", "required": True},
         "owner": {"type": "str", "default": "postgres"},
-        "port": {"type": "int", "default": 5432},
         "jobs": {"type": "int", "default": 2},
         "workdir": {"type": "path", "default": "/var/tmp"},
         "expected": {"type": "dict"},
@@ -303,12 +293,8 @@ def restore_and_verify(module: AnsibleModule, encoding: Encoding, result: dict[s
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(), supports_check_mode=True, mutually_exclusive=[("swap_into", "drop_after")]
-    )
+    module = PostgresModule(argument_spec(), supports_check_mode=True, mutually_exclusive=[("swap_into", "drop_after")])
     params = module.params
-    if PSYCOPG2_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
     encoding = Encoding.from_params(params)
     name = params["database"]
     result: dict[str, Any] = {"database": name, "problems": []}

@@ -20,12 +20,12 @@ description:
     entry of O(file) (C(pg_file_settings)) or does not read O(file) at all; otherwise reloads the configuration
     (the function C(pg_reload_conf)), waits until it was re-read, and reports each setting's value before and after
     and those waiting for a restart (C(pending_restart)). The module never restarts the server.
-  - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)); connects over the Unix socket.
+extends_documentation_fragment:
+  - birtha.mlflow.postgres
 options:
-  port:
-    description: Port of the local PostgreSQL server.
-    type: int
-    default: 5432
+  database:
+    description: The database to connect to; the settings are the whole server's.
+    default: postgres
   settings:
     description: The wanted settings, name to value, as they are (to be) written in O(file).
     type: dict
@@ -59,8 +59,6 @@ attributes:
       a restart.
   diff_mode:
     support: none
-requirements:
-  - psycopg2 on the database host
 seealso:
   - module: birtha.mlflow.postgres_index
 author:
@@ -135,9 +133,6 @@ other_file_errors:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import PSYCOPG2_IMPORT_ERROR, connect, psycopg2
 from ansible_collections.birtha.mlflow.plugins.module_utils.pg_tuning import (
     NOT_APPLIED,
     Setting,
@@ -151,11 +146,11 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.pg_tuning import (
     reload_config,
     same_value,
 )
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError, PostgresModule
 
 
 def argument_spec() -> dict[str, Any]:
     return {
-        "port": {"type": "int", "default": 5432},
         "settings": {"type": "dict", "required": True},
         "origins": {"type": "dict", "default": {}},
         "memory_mb": {"type": "int"},
@@ -227,62 +222,58 @@ def describe(errors: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if PSYCOPG2_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+    module = PostgresModule(argument_spec(), database="postgres", supports_check_mode=True)
     params = module.params
     wanted: dict[str, Any] = params["settings"]
     path = params["file"]
     predict = module.check_mode and params["reload"]
     reloaded = False
     try:
-        with connect("postgres", port=params["port"]) as connection:
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                before = read_settings(cursor, list(wanted))
-                problems = check_values(wanted, before, params)
-                if problems:
+        with module.connection(autocommit=True) as connection, connection.cursor() as cursor:
+            before = read_settings(cursor, list(wanted))
+            problems = check_values(wanted, before, params)
+            if problems:
+                module.fail_json(
+                    msg="PostgreSQL would refuse these settings: " + "; ".join(problems) + ". Nothing was changed.",
+                    problems=problems,
+                )
+            differs = {
+                name
+                for name, value in wanted.items()
+                if not same_value(normalize(value, before[name]), current_value(before[name]))
+            }
+            # What waits for a restart once the file is read: a changed postmaster setting. (One that is pending
+            # now but already has the wanted value stops waiting when the file is reloaded.)
+            restart_wait = {name for name in differs if before[name].needs_restart}
+            if params["reload"] and not module.check_mode:
+                errors = file_errors(cursor)
+                if path and wanted and not file_entries(cursor, path):
                     module.fail_json(
-                        msg="PostgreSQL would refuse these settings: " + "; ".join(problems) + ". Nothing was changed.",
-                        problems=problems,
+                        msg=f"PostgreSQL does not read {path}: its postgresql.conf has no include_dir for that "
+                        "directory (Debian's has include_dir = 'conf.d'); nothing was reloaded"
                     )
-                differs = {
-                    name
-                    for name, value in wanted.items()
-                    if not same_value(normalize(value, before[name]), current_value(before[name]))
-                }
-                # What waits for a restart once the file is read: a changed postmaster setting. (One that is pending
-                # now but already has the wanted value stops waiting when the file is reloaded.)
-                restart_wait = {name for name in differs if before[name].needs_restart}
-                if params["reload"] and not module.check_mode:
-                    errors = file_errors(cursor)
-                    if path and wanted and not file_entries(cursor, path):
-                        module.fail_json(
-                            msg=f"PostgreSQL does not read {path}: its postgresql.conf has no include_dir for that "
-                            "directory (Debian's has include_dir = 'conf.d'); nothing was reloaded"
-                        )
-                    refused = refused_here(errors, path, restart_wait)
-                    if refused:
-                        module.fail_json(
-                            msg=f"PostgreSQL refuses {path}; nothing was reloaded: {describe(refused)}",
-                            file_errors=refused,
-                        )
-                    elsewhere = refused_elsewhere(errors, path, fatal_only=True)
-                    if elsewhere:
-                        module.fail_json(
-                            msg="PostgreSQL refuses another configuration file, so a reload would apply nothing and a "
-                            f"restart would fail; fix it first: {describe(elsewhere)}",
-                            file_errors=elsewhere,
-                        )
-                    if not reload_config(cursor, params["reload_timeout"]):
-                        module.fail_json(
-                            msg=f"PostgreSQL did not re-read its configuration within {params['reload_timeout']} s"
-                        )
-                    reloaded = True
-                after = read_settings(cursor, list(wanted)) if reloaded else before
-                other_errors = refused_elsewhere(file_errors(cursor), path, fatal_only=False)
-    except psycopg2.Error as error:
-        module.fail_json(msg=f"PostgreSQL on port {params['port']} could not be asked: {str(error).strip()}")
+                refused = refused_here(errors, path, restart_wait)
+                if refused:
+                    module.fail_json(
+                        msg=f"PostgreSQL refuses {path}; nothing was reloaded: {describe(refused)}",
+                        file_errors=refused,
+                    )
+                elsewhere = refused_elsewhere(errors, path, fatal_only=True)
+                if elsewhere:
+                    module.fail_json(
+                        msg="PostgreSQL refuses another configuration file, so a reload would apply nothing and a "
+                        f"restart would fail; fix it first: {describe(elsewhere)}",
+                        file_errors=elsewhere,
+                    )
+                if not reload_config(cursor, params["reload_timeout"]):
+                    module.fail_json(
+                        msg=f"PostgreSQL did not re-read its configuration within {params['reload_timeout']} s"
+                    )
+                reloaded = True
+            after = read_settings(cursor, list(wanted)) if reloaded else before
+            other_errors = refused_elsewhere(file_errors(cursor), path, fatal_only=False)
+    except PostgresError as error:
+        module.fail_postgres(error, "Nothing was reloaded.")
 
     pending = sorted(restart_wait) if predict else sorted(name for name in wanted if after[name].pending_restart)
     overridden = {
