@@ -1,6 +1,6 @@
 # Copyright: Birtha platform team
 # Apache License 2.0 (see LICENSE)
-"""The one S3 layer (MinIO): client construction, listing, and the options every S3 module shares."""
+"""The one S3 layer: the options every S3 module shares, client construction, listing and deleting."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_verify
 
@@ -39,7 +41,7 @@ DELETE_OBJECTS_LIMIT = 1000
 
 
 def s3_argument_spec() -> dict[str, dict[str, Any]]:
-    """Connection options of the S3 modules (documented in the birtha.mlflow.s3 fragment)."""
+    """Connection options of the S3 modules (documented in the birtha.mlflow.s3 doc fragment)."""
     return {
         "endpoint_url": {"type": "str", "required": True},
         "access_key": {"type": "str", "required": True, "no_log": True},
@@ -51,21 +53,63 @@ def s3_argument_spec() -> dict[str, dict[str, Any]]:
     }
 
 
-def s3_client(params: dict[str, Any]) -> Any:
-    verify = tls_verify(params["ca_bundle"], params["validate_certs"])
+def new_s3_client(
+    endpoint_url: str | None,
+    access_key: str | None,
+    secret_key: str | None,
+    *,
+    region: str = "us-east-1",
+    verify: str | bool = True,
+    timeout: int | None = None,
+    attempts: int = 3,
+    path_style: bool = True,
+) -> Any:
+    """The one way a boto3 S3 client is built: SigV4, path-style addressing (MinIO and SeaweedFS serve buckets under
+    the endpoint's path, not as sub-domains), bounded retries and, when given, a connect/read timeout."""
+    config: dict[str, Any] = {"signature_version": "s3v4", "retries": {"max_attempts": attempts}}
+    if path_style:
+        config["s3"] = {"addressing_style": "path"}
+    if timeout:
+        config.update(connect_timeout=timeout, read_timeout=timeout)
     return boto3.client(
         "s3",
-        endpoint_url=params["endpoint_url"],
-        aws_access_key_id=params["access_key"],
-        aws_secret_access_key=params["secret_key"],
-        region_name=params["region"],
+        endpoint_url=endpoint_url or None,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=region,
         verify=verify,
-        config=BotoConfig(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 3},
-        ),
+        config=BotoConfig(**config),
     )
+
+
+def s3_client(params: dict[str, Any]) -> Any:
+    """A client from the shared S3 options (s3_argument_spec)."""
+    return new_s3_client(
+        params["endpoint_url"],
+        params["access_key"],
+        params["secret_key"],
+        region=params["region"],
+        verify=tls_verify(params["ca_bundle"], params["validate_certs"]),
+    )
+
+
+class S3Module(AnsibleModule):
+    """AnsibleModule with the shared S3 options (doc fragment birtha.mlflow.s3), boto3 checked before anything runs,
+    and a client built once from those options."""
+
+    def __init__(self, argument_spec: dict[str, Any], **kwargs: Any) -> None:
+        spec = s3_argument_spec()
+        spec.update(argument_spec)
+        super().__init__(argument_spec=spec, **kwargs)
+        if BOTO3_IMPORT_ERROR:
+            self.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
+        self._s3: Any = None
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            self._s3 = s3_client(self.params)
+        return self._s3
 
 
 def list_objects(client: Any, bucket: str, prefix: str = "") -> Iterator[dict[str, Any]]:

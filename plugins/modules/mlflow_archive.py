@@ -39,14 +39,13 @@ description:
     C(state=restored)) brings it back with its runs until a purge removes them for good - C(playbooks/purge.yml)
     (M(birtha.mlflow.mlflow_purge)) its runs with their artifacts, C(mlflow gc) the experiment itself; from then on
     the archive is the way back.
-  - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)) over the Unix socket; that host
-    needs psycopg2 and boto3 and must reach the S3 endpoint. The S3 account must read the MLflow bucket and write
+  - The database host must reach the S3 endpoint. The S3 account must read the MLflow bucket and write
     (and, with O(create_bucket), create) O(archive_bucket) - MinIO's root account, or one with such a policy.
   - The metadata of one experiment is built in memory; an experiment with tens of millions of metric values needs
     memory to match.
 extends_documentation_fragment:
   - birtha.mlflow.postgres
-  - birtha.mlflow.mlflow.s3
+  - birtha.mlflow.s3
 options:
   bucket:
     description: MLflow's artifact bucket (the source); an experiment's artifacts in other buckets are read there.
@@ -97,8 +96,6 @@ attributes:
     details: Reports what would be archived (runs, objects, bytes) and whether it would be deleted; writes nothing.
   diff_mode:
     support: none
-requirements:
-  - boto3 on the database host
 notes:
   - Artifacts that are not in S3 (a C(file:) artifact location, for example) cannot be archived; they are listed in
     RV(artifacts_skipped) and the experiment is then not deleted.
@@ -209,7 +206,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.archive_manifest import (
     archived_key,
@@ -227,6 +224,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.archive_manifest imp
     object_differences,
     sha256_hex,
 )
+from ansible_collections.birtha.mlflow.plugins.module_utils.backends import PostgresS3Module
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     ACTIVE,
     archive_counts,
@@ -235,18 +233,15 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     experiments_named,
     lock_experiment,
 )
-from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError, PostgresModule
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError
 from ansible_collections.birtha.mlflow.plugins.module_utils.retention import artifact_location, iso, now_ms
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
-    BOTO3_IMPORT_ERROR,
     S3Location,
     bucket_exists,
     list_under,
     object_digest,
     object_digest_if_exists,
     read_object,
-    s3_argument_spec,
-    s3_client,
 )
 
 
@@ -256,7 +251,6 @@ class ArchiveError(Exception):
 
 def argument_spec() -> dict[str, Any]:
     return {
-        **s3_argument_spec(),
         "experiment_names": {"type": "list", "elements": "str", "required": True},
         "archive_bucket": {"type": "str", "default": "mlflow-archive"},
         "archive_prefix": {"type": "str"},
@@ -659,12 +653,10 @@ def check_params(module: AnsibleModule) -> str:
 
 
 def main() -> None:
-    module = PostgresModule(argument_spec(), supports_check_mode=True)
-    if BOTO3_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
+    module = PostgresS3Module(argument_spec(), supports_check_mode=True)
     prefix = check_params(module)
     params = module.params
-    archive = Archive(module, s3_client(params), prefix)
+    archive = Archive(module, module.s3, prefix)
     try:
         with module.connection() as connection:
             result = archive.run(connection)

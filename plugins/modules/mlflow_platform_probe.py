@@ -115,7 +115,6 @@ import os
 import secrets
 import tempfile
 import time
-import traceback
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -126,16 +125,8 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     mlflow_argument_spec,
     mlflow_client,
 )
+from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import BOTO3_IMPORT_ERROR, new_s3_client
 from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_verify
-
-BOTO3_IMPORT_ERROR: str | None
-try:
-    import boto3
-    from botocore.client import Config as BotoConfig
-except ImportError:
-    BOTO3_IMPORT_ERROR = traceback.format_exc()
-else:
-    BOTO3_IMPORT_ERROR = None
 
 ARTIFACT_NAME = "probe.json"
 PROBE_TAG = "birtha.probe"
@@ -192,14 +183,12 @@ def artifact_key(artifact_uri: str, prefix: str) -> str:
 
 
 def read_bucket_object(params: dict[str, Any], key: str) -> bytes:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=params["s3_endpoint_url"],
-        aws_access_key_id=params["s3_access_key"],
-        aws_secret_access_key=params["s3_secret_key"],
-        config=BotoConfig(signature_version="s3v4", retries={"max_attempts": 2}),
-        region_name="us-east-1",
+    s3 = new_s3_client(
+        params["s3_endpoint_url"],
+        params["s3_access_key"],
+        params["s3_secret_key"],
         verify=tls_verify(params.get("ca_bundle"), params["validate_certs"]),
+        attempts=2,
     )
     return s3.get_object(Bucket=params["s3_bucket"], Key=key)["Body"].read()
 

@@ -32,11 +32,10 @@ description:
     chooses them.
   - Deleted experiments and deleted logged models are left to C(mlflow gc).
   - Nothing is deleted unless O(confirm_purge=true). Check mode lists what would go, with object counts and bytes.
-  - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)) over the Unix socket; that
-    host needs psycopg2 and boto3 and must reach the S3 endpoint.
+  - The database host must reach the S3 endpoint.
 extends_documentation_fragment:
   - birtha.mlflow.postgres
-  - birtha.mlflow.mlflow.s3
+  - birtha.mlflow.s3
 options:
   database:
     description: MLflow's tracking database.
@@ -98,8 +97,6 @@ attributes:
     details: Lists the runs, objects and bytes that would go; deletes nothing (O(confirm_purge) not needed).
   diff_mode:
     support: none
-requirements:
-  - boto3 on the database host
 seealso:
   - module: birtha.mlflow.mlflow_retention
 author:
@@ -186,8 +183,9 @@ import time
 import traceback
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.birtha.mlflow.plugins.module_utils.backends import PostgresS3Module
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     DELETED,
     RunSelection,
@@ -197,7 +195,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     lock_deleted_runs,
     select_runs,
 )
-from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError, PostgresModule
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError
 from ansible_collections.birtha.mlflow.plugins.module_utils.retention import (
     artifact_location,
     cutoff_ms,
@@ -205,7 +203,6 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.retention import (
     now_ms,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
-    BOTO3_IMPORT_ERROR,
     S3Location,
     chunks,
     delete_directories,
@@ -213,14 +210,11 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
     list_many,
     list_within,
     minio_prefix_deleter,
-    s3_argument_spec,
-    s3_client,
 )
 
 
 def argument_spec() -> dict[str, Any]:
     return {
-        **s3_argument_spec(),
         "older_than_days": {"type": "int", "required": True},
         "experiment_names": {"type": "list", "elements": "str"},
         "experiment_ids": {"type": "list", "elements": "str"},
@@ -420,14 +414,12 @@ def check_params(module: AnsibleModule) -> int:
 
 
 def main() -> None:
-    module = PostgresModule(argument_spec(), supports_check_mode=True)
-    if BOTO3_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
+    module = PostgresS3Module(argument_spec(), supports_check_mode=True)
     cutoff = check_params(module)
     params = module.params
     try:
         with module.connection() as connection:
-            result = Purge(module, s3_client(params), cutoff).run(connection)
+            result = Purge(module, module.s3, cutoff).run(connection)
     except PostgresError as exc:
         module.fail_postgres(
             exc,

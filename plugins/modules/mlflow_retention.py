@@ -21,7 +21,6 @@ description:
     The scope narrows by experiment (names or ids), run status and tags (all given tags must match).
   - MLflow's optional trace rollups (C(MLFLOW_SQL_TRACE_ROLLUPS_ENABLED)) are not rebuilt; the platform's server
     does not enable them.
-  - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)) over the Unix socket.
 extends_documentation_fragment:
   - birtha.mlflow.postgres
 options:

@@ -30,11 +30,10 @@ description:
     (C(playbooks/backup.yml)); report first.
   - After the database was restored from a backup older than the bucket, runs logged since then have artifacts but no
     rows - they show as orphans. Restore the bucket from the same backup set, or do not delete then.
-  - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)) over the Unix socket; that host
-    needs psycopg2 and boto3 and must reach the S3 endpoint. MLflow's own S3 account suffices.
+  - The database host must reach the S3 endpoint. MLflow's own S3 account suffices.
 extends_documentation_fragment:
   - birtha.mlflow.postgres
-  - birtha.mlflow.mlflow.s3
+  - birtha.mlflow.s3
 options:
   bucket:
     description: MLflow's artifact bucket (the tracking server's C(--artifacts-destination)).
@@ -80,8 +79,6 @@ attributes:
     details: Reports what would be deleted; deletes nothing (O(confirm_delete) not needed).
   diff_mode:
     support: none
-requirements:
-  - boto3 on the database host
 seealso:
   - module: birtha.mlflow.mlflow_purge
   - module: birtha.mlflow.mlflow_archive
@@ -176,7 +173,7 @@ import traceback
 from typing import Any
 from urllib.parse import urlparse
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.artifact_layout import (
     ORPHAN,
@@ -188,12 +185,13 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.artifact_layout impo
     build_index,
     split_by_age,
 )
+from ansible_collections.birtha.mlflow.plugins.module_utils.backends import PostgresS3Module
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     artifact_owners,
     existing_experiments,
     existing_runs,
 )
-from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError, PostgresModule
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresError
 from ansible_collections.birtha.mlflow.plugins.module_utils.retention import (
     artifact_location,
     iso,
@@ -201,11 +199,8 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.retention import (
     parse_date,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
-    BOTO3_IMPORT_ERROR,
     delete_keys,
     list_objects,
-    s3_argument_spec,
-    s3_client,
 )
 
 HOUR_MS = 3_600_000
@@ -213,7 +208,6 @@ HOUR_MS = 3_600_000
 
 def argument_spec() -> dict[str, Any]:
     return {
-        **s3_argument_spec(),
         "artifacts_destination": {"type": "str"},
         "prefixes": {"type": "list", "elements": "str", "default": []},
         "min_age_hours": {"type": "float", "default": 24},
@@ -392,14 +386,12 @@ def check_params(module: AnsibleModule, now: int) -> int:
 
 
 def main() -> None:
-    module = PostgresModule(argument_spec(), supports_check_mode=True)
-    if BOTO3_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
+    module = PostgresS3Module(argument_spec(), supports_check_mode=True)
     cutoff = check_params(module, now_ms())
     params = module.params
     try:
         with module.connection() as connection:
-            result = cleanup(module, s3_client(params), connection, cutoff)
+            result = cleanup(module, module.s3, connection, cutoff)
     except PostgresError as exc:
         module.fail_postgres(exc, "Nothing was deleted.")
     except Exception as exc:

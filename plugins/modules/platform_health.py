@@ -220,6 +220,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks impo
     unit_state,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.redact import Redactor
+from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import BOTO3_IMPORT_ERROR, new_s3_client
 from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_verify
 
 FIX_MLFLOW = "ansible-playbook playbooks/troubleshoot_mlflow_unavailable.yml"
@@ -504,24 +505,23 @@ def s3_credentials_check(env: dict[str, str], source: str, bucket: str | None, t
     """Whether MinIO accepts MLflow's S3 keys for the artifact bucket."""
     if not bucket:
         return Check("mlflow", "s3_credentials", SKIP, "no s3_bucket given")
-    try:
-        import boto3
-        from botocore.config import Config
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:
+    if BOTO3_IMPORT_ERROR:
         return Check(
             "mlflow", "s3_credentials", SKIP, "boto3 is not available to this Python (use MLflow's virtualenv)"
         )
+    from botocore.exceptions import BotoCoreError, ClientError
+
     endpoint = env.get("MLFLOW_S3_ENDPOINT_URL", "")
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint or None,
-        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
-        region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"),
-        # As MLflow itself verifies MinIO: against AWS_CA_BUNDLE from its environment file.
+    client = new_s3_client(
+        endpoint,
+        env.get("AWS_ACCESS_KEY_ID"),
+        env.get("AWS_SECRET_ACCESS_KEY"),
+        region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        # As MLflow itself reaches the store: AWS_CA_BUNDLE from its environment file, boto3's own addressing.
         verify=tls_verify(env.get("AWS_CA_BUNDLE"), True),
-        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}),
+        timeout=timeout,
+        attempts=1,
+        path_style=False,
     )
     where = f"bucket {bucket} at {endpoint or 'AWS'}"
     try:

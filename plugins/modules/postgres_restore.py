@@ -19,10 +19,8 @@ description:
     Connections to it are terminated first (stop MLflow before).
   - With O(drop_after), the restored database is dropped once verified (the rehearsal of
     C(playbooks/backup_verify.yml)).
-  - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)).
 extends_documentation_fragment:
   - birtha.mlflow.mlflow.backup_encoding
-extends_documentation_fragment:
   - birtha.mlflow.postgres
 options:
   src:

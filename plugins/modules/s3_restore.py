@@ -19,7 +19,7 @@ description:
   - With O(delete_after), the restored objects are deleted again afterwards (the rehearsal of
     C(playbooks/backup_verify.yml), restoring into a scratch prefix).
 extends_documentation_fragment:
-  - birtha.mlflow.mlflow.s3
+  - birtha.mlflow.s3
   - birtha.mlflow.mlflow.backup_encoding
 options:
   src:
@@ -92,7 +92,7 @@ import tempfile
 import traceback
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import (
     CHUNK,
@@ -103,26 +103,22 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
     sha256_file,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
-    BOTO3_IMPORT_ERROR,
+    S3Module,
     delete_prefix,
-    s3_argument_spec,
-    s3_client,
 )
 
 SINGLE_PUT_LIMIT = 5 * 1024**3  # S3's largest single PUT
 
 
 def argument_spec() -> dict[str, Any]:
-    spec = s3_argument_spec()
-    spec.update(
-        src={"type": "path", "required": True},
-        src_sha256={"type": "str"},
-        prefix={"type": "str", "default": ""},
-        expected={"type": "list", "elements": "dict"},
-        delete_after={"type": "bool", "default": False},
+    return {
+        "src": {"type": "path", "required": True},
+        "src_sha256": {"type": "str"},
+        "prefix": {"type": "str", "default": ""},
+        "expected": {"type": "list", "elements": "dict"},
+        "delete_after": {"type": "bool", "default": False},
         **encoding_argument_spec(),
-    )
-    return spec
+    }
 
 
 def spool(member_stream: Any, size: int) -> tuple[Any, str]:
@@ -187,14 +183,12 @@ def restore(module: AnsibleModule, client: Any, encoding: Encoding) -> dict[str,
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = S3Module(argument_spec(), supports_check_mode=True)
     params = module.params
-    if BOTO3_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
     if params["delete_after"] and not params["prefix"]:
         module.fail_json(msg="delete_after needs a prefix: it would otherwise delete the restored bucket's objects.")
     encoding = Encoding.from_params(params)
-    client = s3_client(params)
+    client = module.s3
     try:
         check_source(module)
         try:

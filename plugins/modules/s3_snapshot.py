@@ -16,7 +16,7 @@ description:
   - Taken after the database dump, the snapshot holds every artifact the dump refers to.
   - The file is written as C(<name>.partial) and renamed only when every object was read.
 extends_documentation_fragment:
-  - birtha.mlflow.mlflow.s3
+  - birtha.mlflow.s3
   - birtha.mlflow.mlflow.backup_encoding
 options:
   prefix:
@@ -86,8 +86,6 @@ import tarfile
 import traceback
 from typing import IO, Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import (
     Encoding,
     StreamError,
@@ -96,10 +94,8 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
     sha256_file,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
-    BOTO3_IMPORT_ERROR,
+    S3Module,
     list_objects,
-    s3_argument_spec,
-    s3_client,
 )
 
 
@@ -120,14 +116,12 @@ class HashingReader(io.RawIOBase):
 
 
 def argument_spec() -> dict[str, Any]:
-    spec = s3_argument_spec()
-    spec.update(
-        prefix={"type": "str", "default": ""},
-        exclude_prefixes={"type": "list", "elements": "str", "default": []},
-        dest={"type": "path", "required": True},
+    return {
+        "prefix": {"type": "str", "default": ""},
+        "exclude_prefixes": {"type": "list", "elements": "str", "default": []},
+        "dest": {"type": "path", "required": True},
         **encoding_argument_spec(),
-    )
-    return spec
+    }
 
 
 def archive_objects(client: Any, params: dict[str, Any], path: str, encoding: Encoding) -> list[dict[str, Any]]:
@@ -156,14 +150,12 @@ def archive_objects(client: Any, params: dict[str, Any], path: str, encoding: En
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = S3Module(argument_spec(), supports_check_mode=True)
     params = module.params
-    if BOTO3_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
     encoding = Encoding.from_params(params)
     base = params["dest"] if params["dest"].endswith(".tar") else params["dest"] + ".tar"
     path = base + encoding.suffix()
-    client = s3_client(params)
+    client = module.s3
     try:
         if module.check_mode:
             listed = [

@@ -15,7 +15,7 @@ description:
   - A file whose object already exists with the same size and sha256 is not uploaded again.
   - Used by C(playbooks/backup.yml) for the backup set's second copy (3-2-1).
 extends_documentation_fragment:
-  - birtha.mlflow.mlflow.s3
+  - birtha.mlflow.s3
 options:
   src:
     description: Directory the O(files) are relative to.
@@ -70,26 +70,20 @@ import os
 import traceback
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import sha256_file
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
-    BOTO3_IMPORT_ERROR,
-    s3_argument_spec,
-    s3_client,
+    S3Module,
 )
 
 SHA_METADATA = "sha256"
 
 
 def argument_spec() -> dict[str, Any]:
-    spec = s3_argument_spec()
-    spec.update(
-        src={"type": "path", "required": True},
-        files={"type": "list", "elements": "str", "required": True},
-        prefix={"type": "str", "default": ""},
-    )
-    return spec
+    return {
+        "src": {"type": "path", "required": True},
+        "files": {"type": "list", "elements": "str", "required": True},
+        "prefix": {"type": "str", "default": ""},
+    }
 
 
 def already_there(client: Any, bucket: str, key: str, size: int, sha256: str) -> bool:
@@ -101,11 +95,9 @@ def already_there(client: Any, bucket: str, key: str, size: int, sha256: str) ->
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = S3Module(argument_spec(), supports_check_mode=True)
     params = module.params
-    if BOTO3_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
-    client = s3_client(params)
+    client = module.s3
     uploaded, skipped = [], []
     try:
         for name in params["files"]:
