@@ -118,6 +118,27 @@ def fsync_path(path: str) -> None:
         os.close(descriptor)
 
 
+def write_atomic(path: str, text: str, mode: int, owner: tuple[int, int] | None = None) -> None:
+    """Replace path with text as one step (a temporary file beside it, fsynced, renamed, the directory fsynced): a
+    reader or a crash sees the old content or the new, never a part."""
+    directory = os.path.dirname(path) or "."
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
+        if owner is not None:
+            os.chown(temporary, *owner)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    fsync_path(directory)
+
+
 @contextmanager
 def _partial_writer(partial: str, encoding: Encoding) -> Iterator[IO[bytes]]:
     with ExitStack() as stack:

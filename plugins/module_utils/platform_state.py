@@ -14,10 +14,9 @@ import glob
 import os
 import secrets
 import string
-import tempfile
 from dataclasses import dataclass, field
 
-from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import fsync_path
+from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import write_atomic
 
 STATE_DIR_MODE = 0o700
 STATE_FILE_MODE = 0o600
@@ -43,8 +42,9 @@ def read_state(path: str) -> dict[str, str]:
     for root, _dirs, files in os.walk(path):
         for name in files:
             full = os.path.join(root, name)
-            # Atomic writes leave nothing behind, but a crash may: never read a temporary file as state.
-            if name.startswith(".tmp-"):
+            # Atomic writes leave nothing behind, but a crash may: never read a temporary file as state (write_atomic's
+            # .<name>.<random>.tmp, or .tmp-<random> from earlier versions).
+            if name.startswith(".tmp-") or (name.startswith(".") and name.endswith(".tmp")):
                 continue
             relative = os.path.relpath(full, path)
             with open(full, encoding="utf-8") as handle:
@@ -142,24 +142,8 @@ def write_state(path: str, values: dict[str, str], owner: tuple[int, int] | None
     for name, value in sorted(values.items(), key=lambda item: (".previous-" not in item[0], item[0])):
         check_name(name)
         target = os.path.join(path, name)
-        directory = os.path.dirname(target)
-        _make_private_dir(directory, owner)
-        handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(value)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temporary, STATE_FILE_MODE)
-            if owner is not None:
-                os.chown(temporary, *owner)
-            os.replace(temporary, target)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
-        # The rename is durable once the directory is.
-        fsync_path(directory)
+        _make_private_dir(os.path.dirname(target), owner)
+        write_atomic(target, value, STATE_FILE_MODE, owner)
 
 
 def remove_state(path: str, names: list[str]) -> list[str]:

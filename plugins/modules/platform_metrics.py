@@ -243,13 +243,13 @@ textfile:
 import json
 import os
 import socket
-import tempfile
 import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import write_atomic
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     client_connections,
     database_sizes,
@@ -730,19 +730,7 @@ def write_textfile(path: str, content: str, check_mode: bool) -> dict[str, Any]:
         changed = True
     if not changed or check_mode:
         return {"path": path, "changed": changed, "written": False}
-    directory = os.path.dirname(path) or "."
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, TEXTFILE_MODE)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_atomic(path, content, TEXTFILE_MODE)
     return {"path": path, "changed": True, "written": True}
 
 

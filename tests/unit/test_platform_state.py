@@ -113,3 +113,10 @@ def test_names_outside_the_state_directory_are_refused(tmp_path):
             assert name in str(error)
         else:
             raise AssertionError(f"{name} was written")
+
+
+def test_a_write_interrupted_by_a_crash_is_never_read_as_state(tmp_path):
+    ps.write_state(str(tmp_path), {"mlflow_admin_password": "kept", ".rotation-pending": "2026"})
+    (tmp_path / ".mlflow_admin_password.abc123.tmp").write_text("half-writ")
+    (tmp_path / ".tmp-old").write_text("half-writ")
+    assert ps.read_state(str(tmp_path)) == {"mlflow_admin_password": "kept", ".rotation-pending": "2026"}
