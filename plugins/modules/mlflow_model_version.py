@@ -156,6 +156,7 @@ actions:
 import posixpath
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,14 +230,19 @@ def logged_models_of_run(client: Any, run: Any, name: str) -> list[Any]:
     return [model for model in found if model.source_run_id == run.info.run_id]
 
 
-def check_run_source(client: Any, uri: str) -> Source:
-    run_id, path = parse_runs_uri(uri)
+def fetched(get: Callable[[], Any], missing: str) -> Any:
+    """get(), with MLflow's not-found error turned into a SourceError that says what is missing."""
     try:
-        run = client.get_run(run_id)
+        return get()
     except Exception as exc:
         if is_not_found(exc):
-            raise SourceError(f"run {run_id} does not exist (source {uri}).") from exc
+            raise SourceError(missing) from exc
         raise
+
+
+def check_run_source(client: Any, uri: str) -> Source:
+    run_id, path = parse_runs_uri(uri)
+    run = fetched(lambda: client.get_run(run_id), f"run {run_id} does not exist (source {uri}).")
     # Only the run's own artifacts count, as in mlflow.register_model: a model logged with MLflow 3's
     # log_model lives under the logged model, and registering the run path would register nothing.
     listing = list_run_artifacts(run, path)
@@ -258,12 +264,9 @@ def check_run_source(client: Any, uri: str) -> Source:
 
 def check_logged_model_source(client: Any, uri: str) -> Source:
     model_id = uri[len("models:/") :]
-    try:
-        model = client.get_logged_model(model_id)
-    except Exception as exc:
-        if is_not_found(exc):
-            raise SourceError(f"logged model {model_id} does not exist (source {uri}).") from exc
-        raise
+    model = fetched(
+        lambda: client.get_logged_model(model_id), f"logged model {model_id} does not exist (source {uri})."
+    )
     return Source(uri, (uri,), model.source_run_id, model_id)
 
 
