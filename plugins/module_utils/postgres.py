@@ -63,7 +63,11 @@ class PostgresModule(AnsibleModule):
         spec.update(argument_spec)
         super().__init__(argument_spec=spec, **kwargs)
         if PSYCOPG2_IMPORT_ERROR:
-            self.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+            self.fail_json(
+                msg=missing_required_lib("psycopg2") + " On Debian: the package python3-psycopg2 (platform_up.yml "
+                "installs it on the database hosts).",
+                exception=PSYCOPG2_IMPORT_ERROR,
+            )
 
     @contextmanager
     def connection(self, database: str | None = None, autocommit: bool = False) -> Iterator[Any]:

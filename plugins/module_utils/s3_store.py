@@ -102,7 +102,11 @@ class S3Module(AnsibleModule):
         spec.update(argument_spec)
         super().__init__(argument_spec=spec, **kwargs)
         if BOTO3_IMPORT_ERROR:
-            self.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
+            self.fail_json(
+                msg=missing_required_lib("boto3", reason="for the S3 requests")
+                + " On Debian: the package python3-boto3 (platform_up.yml installs it on the database hosts).",
+                exception=BOTO3_IMPORT_ERROR,
+            )
         self._s3: Any = None
 
     @property
