@@ -9,7 +9,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: mlflow_archive
-short_description: Archive MLflow experiments (metadata and artifacts) to a cold-storage bucket, verified
+short_description: Archive MLflow experiments to cold storage, verified (in MLflow's tables, not through its API)
 version_added: 0.5.0
 description:
   - The runbook's Archival Procedures (archive old experiments, move them to cold storage) for the experiments

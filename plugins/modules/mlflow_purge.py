@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: mlflow_purge
-short_description: Permanently delete MLflow runs deleted more than N days ago, with their data and artifacts
+short_description: Permanently delete runs deleted N days ago, with artifacts (in MLflow's tables, not its API)
 version_added: 0.5.0
 description:
   - What C(mlflow gc --older-than Nd) does to runs, in batches - for every run in the C(deleted) lifecycle stage

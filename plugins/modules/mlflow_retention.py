@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: mlflow_retention
-short_description: Soft-delete MLflow runs older than a cutoff, in batches, with MLflow's own semantics
+short_description: Soft-delete MLflow runs older than a cutoff (in MLflow's tables, not through its API)
 version_added: 0.5.0
 description:
   - The runbook's retention policy (search the runs, then C(mlflow.delete_run) for each one older than 90 days)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: mlflow_storage_cleanup
-short_description: Report (or delete) artifact prefixes in MLflow's bucket that belong to no run
+short_description: Report (or delete) artifacts that belong to no run (reads MLflow's tables, not its API)
 version_added: 0.5.0
 description:
   - The runbook's Storage Optimization (clean up old artifacts) for the artifacts nothing in MLflow refers to any
