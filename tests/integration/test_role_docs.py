@@ -139,7 +139,9 @@ def test_spec_defaults_are_the_role_defaults(role: Path) -> None:
             if "default" not in option:
                 problems.append(f"{where} has no default in the spec; defaults/main.yml has {value!r}")
             elif option["default"] != value:
-                problems.append(f"{where}: the spec's default {option['default']!r} is not defaults/main.yml's {value!r}")
+                problems.append(
+                    f"{where}: the spec's default {option['default']!r} is not defaults/main.yml's {value!r}"
+                )
     assert not problems, f"roles/{role.name}/meta/argument_specs.yml:\n" + "\n".join(problems)
 
 
