@@ -205,6 +205,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.birtha.mlflow.plugins.module_utils.pg_clusters import parse_clusters
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import (
     FAIL,
     OK,
@@ -306,22 +307,7 @@ def discover_clusters(module: AnsibleModule) -> list[dict[str, Any]] | None:
     if tool is None:
         return None
     rc, out, _err = module.run_command([tool, "--no-header"])
-    clusters = []
-    for line in out.splitlines() if rc == 0 else []:
-        fields = line.split()
-        if len(fields) >= 6 and fields[2].isdigit():
-            clusters.append(
-                {
-                    "version": fields[0],
-                    "name": fields[1],
-                    "port": int(fields[2]),
-                    "status": fields[3],
-                    "owner": fields[4],
-                    "data_dir": fields[5],
-                    "log_file": fields[6] if len(fields) > 6 else "",
-                }
-            )
-    return clusters
+    return parse_clusters(out) if rc == 0 else []
 
 
 def psql(module: AnsibleModule, cluster: dict[str, Any], database: str, query: str, timeout: int) -> tuple[int, str]:
