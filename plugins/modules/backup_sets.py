@@ -33,7 +33,7 @@ attributes:
   diff_mode:
     support: none
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

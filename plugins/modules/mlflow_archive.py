@@ -110,7 +110,7 @@ seealso:
   - module: birtha.mlflow.mlflow_purge
   - module: birtha.mlflow.mlflow_storage_cleanup
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

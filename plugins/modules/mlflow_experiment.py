@@ -58,7 +58,7 @@ seealso:
   - module: birtha.mlflow.mlflow_experiment_info
   - module: birtha.mlflow.mlflow_run_info
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

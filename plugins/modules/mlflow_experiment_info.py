@@ -38,7 +38,7 @@ options:
     type: int
     default: 0
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

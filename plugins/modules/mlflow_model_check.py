@@ -37,7 +37,7 @@ options:
 requirements:
   - mlflow (the full package, with the dependencies of the model's flavor) on the host that runs the module
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -92,7 +92,7 @@ seealso:
   - plugin: birtha.mlflow.mlflow_model
     plugin_type: lookup
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -55,7 +55,7 @@ requirements:
   - mlflow-skinny (or mlflow)
   - boto3 (for the direct bucket check)
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -107,7 +107,7 @@ requirements:
 seealso:
   - module: birtha.mlflow.mlflow_retention
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -77,7 +77,7 @@ requirements:
 seealso:
   - module: birtha.mlflow.mlflow_purge
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -77,7 +77,7 @@ attributes:
 seealso:
   - module: birtha.mlflow.mlflow_run_info
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

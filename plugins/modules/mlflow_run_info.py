@@ -46,7 +46,7 @@ options:
     choices: [active_only, deleted_only, all]
     default: active_only
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

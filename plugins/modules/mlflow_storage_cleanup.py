@@ -90,7 +90,7 @@ seealso:
   - module: birtha.mlflow.mlflow_purge
   - module: birtha.mlflow.mlflow_archive
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -70,7 +70,7 @@ seealso:
     description: MLflow's basic-auth app, its users and permissions.
     link: https://mlflow.org/docs/latest/auth/
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -116,7 +116,7 @@ requirements:
 notes:
   - Run it as root (C(become)); it reads MLflow's 0600 configuration files and runs C(psql) as the cluster's owner.
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

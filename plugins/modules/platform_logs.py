@@ -86,7 +86,7 @@ notes:
 requirements:
   - systemd (journalctl, systemctl) on the host
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -126,7 +126,7 @@ notes:
   - The textfile holds no timestamp, so unchanged data leaves it unchanged; node_exporter reports its age as
     C(node_textfile_mtime_seconds).
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -74,7 +74,7 @@ notes:
   - Returns the secrets themselves in RV(entries); call it with C(no_log=true).
   - Supports check mode; nothing is written in it, and generated values are not kept.
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -60,7 +60,7 @@ attributes:
 requirements:
   - psycopg2 on the database host
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -54,7 +54,7 @@ attributes:
 requirements:
   - psycopg2, pg_dump and pg_dumpall, zstd (with O(compress)), gpg (with O(passphrase)) on the database host
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

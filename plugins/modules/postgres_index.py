@@ -99,7 +99,7 @@ seealso:
     description: Building indexes concurrently, and what a failed build leaves behind.
     link: https://www.postgresql.org/docs/current/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

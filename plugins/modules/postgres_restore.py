@@ -81,7 +81,7 @@ attributes:
 requirements:
   - psycopg2, pg_restore and psql on the database host
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

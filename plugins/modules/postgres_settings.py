@@ -64,7 +64,7 @@ requirements:
 seealso:
   - module: birtha.mlflow.postgres_index
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

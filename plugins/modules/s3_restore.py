@@ -50,7 +50,7 @@ attributes:
 requirements:
   - zstd (when compressed), gpg (when encrypted)
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

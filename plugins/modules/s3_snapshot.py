@@ -41,7 +41,7 @@ attributes:
 requirements:
   - zstd (with O(compress)), gpg (with O(passphrase))
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

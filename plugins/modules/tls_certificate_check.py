@@ -72,7 +72,7 @@ requirements:
 seealso:
   - module: community.crypto.x509_certificate_info
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""
