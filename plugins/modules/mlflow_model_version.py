@@ -138,7 +138,7 @@ model_version:
       type: str
       sample: "mlflow-artifacts:/1/0f1e.../artifacts/model"
     run_id: {description: Run the version came from, type: str, sample: 0f1e2d3c4b5a69788796a5b4c3d2e1f0}
-    status: {description: READY, PENDING_REGISTRATION or FAILED_REGISTRATION, type: str, sample: READY}
+    status: {description: "V(READY), V(PENDING_REGISTRATION) or V(FAILED_REGISTRATION)", type: str, sample: READY}
     current_stage: {description: Stage, type: str, sample: Production}
     description: {description: Description, type: str, sample: WrkHrs Gateway AI Model}
     tags: {description: Tags, type: dict, sample: {validated: "true"}}

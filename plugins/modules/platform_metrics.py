@@ -180,7 +180,7 @@ findings:
       type: str
       sample: database_size
     status: {description: V(ok) or V(warn), type: str, sample: warn}
-    subject: {description: The database, bucket or directory concerned, type: str, sample: mlflow_db}
+    subject: {description: "The database, bucket or directory concerned", type: str, sample: mlflow_db}
     value: {description: The measured value, type: float, sample: 8413727}
     threshold: {description: The warning level compared with, type: float, sample: 1}
     detail: {description: In words, type: str, sample: "database mlflow_db is 8.0 MiB, above the warning level of 1 B"}
@@ -237,6 +237,16 @@ textfile:
   description: The Prometheus textfile, when O(prometheus_textfile) is set.
   returned: when O(prometheus_textfile) is set
   type: dict
+  contains:
+    path:
+      description: O(prometheus_textfile).
+      type: str
+      sample: /var/lib/prometheus/node-exporter/birtha_mlflow_postgres.prom
+    changed:
+      description: Whether the file's content differs from the metrics (in check mode, whether it would change).
+      type: bool
+      sample: false
+    written: {description: Whether the file was written (never in check mode), type: bool, sample: false}
   sample: {path: /var/lib/prometheus/node-exporter/birtha_mlflow_postgres.prom, changed: false, written: false}
 """
 
