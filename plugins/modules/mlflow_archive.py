@@ -46,6 +46,7 @@ description:
     memory to match.
 extends_documentation_fragment:
   - birtha.mlflow.mlflow.s3
+  - birtha.mlflow.mlflow.attributes
 options:
   bucket:
     description: MLflow's artifact bucket (the source); an experiment's artifacts in other buckets are read there.
@@ -98,7 +99,9 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reports what would be archived (runs, objects, bytes) and whether it would be deleted; writes nothing.
+    details: Reads the experiments and any existing manifest and reports what would be archived (runs, objects,
+      bytes), whether O(archive_bucket) is missing and which experiments would be deleted; copies, writes and
+      deletes nothing, and O(confirm_delete) is not needed.
   diff_mode:
     support: none
 requirements:

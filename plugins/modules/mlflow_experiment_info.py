@@ -14,6 +14,7 @@ description:
   - Follows MLflow's page tokens, so the result holds every match up to O(max_results).
 extends_documentation_fragment:
   - birtha.mlflow.mlflow
+  - birtha.mlflow.mlflow.attributes
   - birtha.mlflow.mlflow.info_module
 options:
   name:

@@ -22,6 +22,7 @@ description:
     Prefer O(aliases) for new consumers (C(models:/<name>@champion)).
 extends_documentation_fragment:
   - birtha.mlflow.mlflow
+  - birtha.mlflow.mlflow.attributes
 options:
   name:
     description: Name of the registered model. It is created when it does not exist.
@@ -83,10 +84,11 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Checks the source and predicts C(changed); registers and writes nothing.
+    details: Checks the source, reads the model and its versions, and predicts C(changed), RV(actions) and the
+      version after; registers, updates and deletes nothing (a new version's number is empty).
   diff_mode:
     support: full
-    details: Shows description, tags, aliases and stage before and after.
+    details: Shows the version (or V(absent)) with its source, stage, description, tags and aliases before and after.
 seealso:
   - module: birtha.mlflow.mlflow_registered_model
   - plugin: birtha.mlflow.mlflow_model

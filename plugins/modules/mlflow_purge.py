@@ -36,6 +36,7 @@ description:
     host needs psycopg2 and boto3 and must reach the S3 endpoint.
 extends_documentation_fragment:
   - birtha.mlflow.mlflow.s3
+  - birtha.mlflow.mlflow.attributes
 options:
   database:
     description: MLflow's tracking database.
@@ -99,7 +100,8 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Lists the runs, objects and bytes that would go; deletes nothing (O(confirm_purge) not needed).
+    details: Lists the runs that would be purged and counts their objects and bytes; deletes no object and no row,
+      and O(confirm_purge) is not needed.
   diff_mode:
     support: none
 requirements:

@@ -34,6 +34,7 @@ description:
     needs psycopg2 and boto3 and must reach the S3 endpoint. MLflow's own S3 account suffices.
 extends_documentation_fragment:
   - birtha.mlflow.mlflow.s3
+  - birtha.mlflow.mlflow.attributes
 options:
   bucket:
     description: MLflow's artifact bucket (the tracking server's C(--artifacts-destination)).
@@ -81,7 +82,8 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reports what would be deleted; deletes nothing (O(confirm_delete) not needed).
+    details: Lists the bucket and reads the database as usual; with O(delete), reports the orphans that would be
+      deleted (C(changed) when there are any) and deletes nothing, and O(confirm_delete) is not needed.
   diff_mode:
     support: none
 requirements:

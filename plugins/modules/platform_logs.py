@@ -75,10 +75,13 @@ options:
         read it without C(become) (fetch with C(become) reads the whole file into memory). Default the user the
         module runs as.
     type: str
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
-    details: Reads the journals and files and reports what it would collect; writes nothing.
+    details: Reads the journals and files and reports what it would collect, C(changed) as in a real run; does not
+      write O(dest).
   diff_mode:
     support: none
 notes:

@@ -112,10 +112,13 @@ options:
   measured:
     description: RV(metrics) of an earlier run of this module; evaluated and written instead of measuring again.
     type: dict
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
-    details: Measures as usual (it only reads); does not write O(prometheus_textfile).
+    details: Measures as usual (it only reads); does not write O(prometheus_textfile), and RV(textfile.changed) says
+      whether it would change.
   diff_mode:
     support: none
 requirements:

@@ -51,10 +51,13 @@ options:
     type: list
     elements: str
     default: []
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
-    details: Reports which sessions would be ended; ends none.
+    details: Reads the sessions as usual and returns in RV(terminated) and RV(cancelled) the ones that would be
+      ended; ends none.
   diff_mode:
     support: none
 requirements:

@@ -84,6 +84,8 @@ options:
         it gives up (the module then fails and leaves no index behind). V(0) waits as long as it takes.
     type: int
     default: 300
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full

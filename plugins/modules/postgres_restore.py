@@ -22,6 +22,7 @@ description:
   - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)).
 extends_documentation_fragment:
   - birtha.mlflow.mlflow.backup_encoding
+  - birtha.mlflow.mlflow.attributes
 options:
   src:
     description: Path of the dump file on the database host. Required unless O(restore=false).
@@ -75,7 +76,8 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Checks that the dump can be decoded and that O(database) does not exist; restores nothing.
+    details: Checks that O(src) exists and matches O(src_sha256) and that O(database) does not exist yet (with
+      O(restore=false), that it exists); restores, verifies, swaps and drops nothing, and reports C(changed).
   diff_mode:
     support: none
 requirements:

@@ -61,10 +61,12 @@ options:
         playbook to decide.
     type: bool
     default: true
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
-    details: The module only reads; it does the same in check mode.
+    details: Only reads; runs the same in check mode.
   diff_mode:
     support: none
 requirements:
