@@ -497,7 +497,7 @@ class Archive:
         plans = [self.snapshot(connection, experiment) for experiment in self.resolve(connection)]
         manifest = self.read_manifest()
         listed = {entry["experiment_id"]: entry for entry in (manifest or {}).get("experiments", [])}
-        listed_objects = [item for item in (manifest or {}).get("objects", [])]
+        listed_objects = list((manifest or {}).get("objects", []))
         for plan in plans:
             if plan.experiment_id in listed:
                 self.check_unchanged(plan, listed[plan.experiment_id], listed_objects)

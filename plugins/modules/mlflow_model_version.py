@@ -214,7 +214,7 @@ def argument_spec() -> dict[str, dict[str, Any]]:
 def parse_runs_uri(uri: str) -> tuple[str, str]:
     """runs:/<run_id>/<path> -> (run_id, path)."""
     body = uri[len("runs:/") :].lstrip("/")
-    run_id, _, path = body.partition("/")
+    run_id, _slash, path = body.partition("/")
     if not run_id or not path:
         raise SourceError(f"{uri!r} is not runs:/<run_id>/<path>: the run ID and the model's path are both needed.")
     return run_id, path.strip("/")
