@@ -5,13 +5,13 @@ export CONTAINERS_CONF := $(CURDIR)/containers.conf
 export PATH := $(CURDIR)/.venv/bin:$(PATH):/usr/local/go/bin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help platform-up platform-harden platform-down deps package-gap lint unit molecule test bench build ee clean
+.PHONY: help platform-up platform-harden platform-down deps package-gap lint sanity unit molecule test bench build ee clean
 
 help:
 	@echo "make platform-up    deploy the whole MLflow platform into a local sandbox host"
 	@echo "make platform-harden  the sandbox with TLS everywhere and least privilege (README: Security model)"
 	@echo "make platform-down  remove the sandbox host"
-	@echo "make test           lint, unit tests and the Molecule scenarios on real container hosts"
+	@echo "make test           lint, ansible-test sanity, unit tests and the Molecule scenarios on real container hosts"
 	@echo "make package-gap    Debian packages installed here by hand that no script installs (a new machine lacks them)"
 	@echo "make ee             build the execution environment image (execution-environment.yml); prints its name"
 	@echo "make bench          retention, purge, search and re-run benchmarks on the sandbox (benchmarks/RESULTS.md)"
@@ -36,13 +36,17 @@ lint: deps
 	ruff format --check plugins tests molecule benchmarks
 	ansible-lint --profile production
 
+# ansible-test's sanity tests on a staged copy of the checkout, with Python 3.11 (the version the collection is tested on).
+sanity: deps
+	@scripts/ansible-test.sh sanity --python 3.11
+
 unit: deps
 	pytest -q tests/unit tests/integration
 
 molecule: deps
 	@scripts/molecule.sh "default backup_restore" "security faults"
 
-test: lint unit molecule
+test: lint sanity unit molecule
 
 # Side-by-side measurements against the runbook's procedures on the sandbox (make platform-up first); not a test.
 bench:

@@ -89,7 +89,7 @@ def inventory_path(argv: list[str]) -> str:
 def provenance(script: str) -> str:
     """When, at which commit and on what machine a measurement was taken."""
     commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
     cpu = next(
         (

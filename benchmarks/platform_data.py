@@ -224,7 +224,7 @@ def search(args: argparse.Namespace) -> dict[str, Any]:
         ("store", lambda: store.search_runs([exp_id], run_view_type=1, **query)),
     ):
         timings, ids = [], []
-        for _ in range(args.repeat):
+        for _repeat in range(args.repeat):
             started = time.monotonic()
             page = call()
             timings.append(time.monotonic() - started)

@@ -5,7 +5,9 @@
 # untracked-not-ignored, as in the working tree) there, and put a stand-in for the script into
 # ansible-test's cache that installs the same pip version from a wheel fetched from PyPI.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$REPO_ROOT"
+cd "$REPO_ROOT" || exit
+# Without shellcheck, ansible-test skips its shellcheck test with no more than a warning.
+[[ "${1:-}" != sanity ]] || require shellcheck
 ansible_test="$REPO_ROOT/.venv/bin/ansible-test"
 # Outside the checkout: inside it, ansible-test would see the git work tree and skip the ignored copy.
 stage="$BIRTHA_CACHE/ansible-test/$(printf %s "$REPO_ROOT" | sha256sum | cut -c1-12)/ansible_collections/birtha/mlflow"
@@ -46,5 +48,5 @@ stage_checkout() {
 
 install_pip_bootstrap
 stage_checkout
-cd "$stage"
+cd "$stage" || exit
 exec "$ansible_test" "$@"

@@ -6,5 +6,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BIRTHA_MINIO_DIR="$("$REPO_ROOT/scripts/build-minio.sh")"
 BIRTHA_WHEEL_ARCHIVE="$("$REPO_ROOT/scripts/build-wheels.sh")"
 export BIRTHA_MINIO_DIR BIRTHA_WHEEL_ARCHIVE
-cd "$REPO_ROOT/benchmarks"
+cd "$REPO_ROOT/benchmarks" || exit
 exec "$REPO_ROOT/.venv/bin/python" data_lifecycle.py "$@"

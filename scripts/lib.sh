@@ -40,8 +40,11 @@ declare -A DEBIAN_PACKAGE_OF=(
   [tar]=tar
   [sha256sum]=coreutils
   [python3]=python3
+  [shellcheck]=shellcheck  # ansible-test sanity's shellcheck test (make sanity)
 )
 # Packages that provide no command of their own: `python3 -m venv` needs ensurepip, the wheel archive pip.
+# (Read by bootstrap.sh and package-gap.sh, which source this file.)
+# shellcheck disable=SC2034
 DEBIAN_PACKAGES_EXTRA=(python3-venv python3-pip)
 
 # Stop, naming each missing command and the package that provides it, before anything is changed.
@@ -54,7 +57,7 @@ require() {
   done
   ((${#missing[@]} == 0)) && return 0
   printf 'missing on this controller: %s\n' "${missing[@]}" >&2
-  printf 'install them with `make deps` as root (scripts/bootstrap.sh), or: sudo apt-get install %s\n' \
+  printf "install them with \`make deps\` as root (scripts/bootstrap.sh), or: sudo apt-get install %s\n" \
     "${packages[*]}" >&2
   exit 1
 }

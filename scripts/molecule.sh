@@ -16,10 +16,12 @@ BIRTHA_MINIO_DIR="$("$REPO_ROOT/scripts/build-minio.sh")"
 BIRTHA_WHEEL_ARCHIVE="$("$REPO_ROOT/scripts/build-wheels.sh")"
 export BIRTHA_MINIO_DIR BIRTHA_WHEEL_ARCHIVE
 export PATH="$REPO_ROOT/.venv/bin:$PATH"
-cd "$REPO_ROOT"
+cd "$REPO_ROOT" || exit
 logs="$REPO_ROOT/.cache/molecule-logs"
 mkdir -p "$logs"
-for scenario in $*; do rm -f "$logs/$scenario.log"; done
+# Every scenario of every lane (a lane's scenarios are separated by spaces).
+read -ra scenarios <<<"$*"
+for scenario in "${scenarios[@]}"; do rm -f "$logs/$scenario.log"; done
 
 run_scenario() {
   local scenario=$1 start=$SECONDS
@@ -63,5 +65,5 @@ for pid in "${pids[@]}"; do
   wait "$pid" || status=1
 done
 [[ -z "$ee_build" ]] || wait "$ee_build" || true
-for scenario in $*; do grep -h '^==> scenario' "$logs/$scenario.log" >&2 || true; done
+for scenario in "${scenarios[@]}"; do grep -h '^==> scenario' "$logs/$scenario.log" >&2 || true; done
 exit "$status"

@@ -34,4 +34,4 @@ if [[ -z "$gap" ]]; then
   exit 0
 fi
 echo "installed by hand here, installed by no script of the repo (a new machine lacks them):"
-printf '  %s\n' $gap
+printf '%s\n' "$gap" | sed 's/^/  /'

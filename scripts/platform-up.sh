@@ -7,5 +7,5 @@ BIRTHA_MINIO_DIR="$("$REPO_ROOT/scripts/build-minio.sh")"
 BIRTHA_WHEEL_ARCHIVE="$("$REPO_ROOT/scripts/build-wheels.sh")"
 export BIRTHA_MINIO_DIR BIRTHA_WHEEL_ARCHIVE
 "$REPO_ROOT/scripts/sandbox.sh" up
-cd "$REPO_ROOT"
+cd "$REPO_ROOT" || exit
 exec .venv/bin/ansible-playbook -i inventories/sandbox playbooks/platform_up.yml "$@"

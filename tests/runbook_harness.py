@@ -60,5 +60,6 @@ def tracking_uri_from_controller(inventory: str) -> str:
         ["podman", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", host],
         capture_output=True,
         text=True,
+        check=False,  # no container of that name: the host is reached on loopback
     ).stdout.strip()
     return f"http://{address or '127.0.0.1'}:{port}"

@@ -57,7 +57,16 @@ notes:
     C(group/birtha.mlflow.mlflow).
 """
 
-    # Attributes of the read-only *_info modules.
+    # What check_mode and diff_mode mean, for every module; each module says in its details what it does in them.
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    description: Can run in check mode (C(--check)), where it predicts C(changed) and changes nothing on the target.
+  diff_mode:
+    description: Returns what changed (in check mode, what would change) as C(diff) when run with C(--diff).
+"""
+
+    # Attributes of the read-only *_info modules (with ATTRIBUTES).
     INFO_MODULE = r"""
 attributes:
   check_mode:

@@ -50,7 +50,7 @@ options:
     description: The current time (epoch seconds); defaults to now.
     type: float
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

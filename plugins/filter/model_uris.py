@@ -24,7 +24,7 @@ options:
     elements: dict
     required: true
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -28,7 +28,7 @@ options:
     type: str
     required: true
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -25,7 +25,7 @@ extends_documentation_fragment:
 requirements:
   - mlflow-skinny (or mlflow) on the controller
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -112,7 +112,7 @@ def experiment_home(key: str, index: BucketIndex) -> tuple[str, int, bool] | Non
             found = (ancestor, index.experiments[ancestor], False)
     if found:
         return found
-    first, _, below = (below_root(key, index) or "").partition("/")
+    first, _slash, below = (below_root(key, index) or "").partition("/")
     if below and EXPERIMENT_ID.match(first) and int(first) not in index.experiment_ids:
         return join(index.root or "", first), int(first), True
     return None
@@ -122,7 +122,7 @@ def unrecognised_prefix(key: str, index: BucketIndex) -> str:
     """What an unrecognised key is reported under: its first directory below the root (or the key itself)."""
     rest = below_root(key, index)
     base, rest = ("", key) if rest is None else (index.root or "", rest)
-    first, slash, _ = rest.partition("/")
+    first, slash, _below = rest.partition("/")
     return join(base, first) + "/" if slash else key
 
 
@@ -137,7 +137,7 @@ def classify(key: str, index: BucketIndex) -> Verdict:
     if home is None:
         return Verdict(UNRECOGNISED, unrecognised_prefix(key, index), "not under an experiment's artifact location")
     location, experiment_id, gone = home
-    segment, slash, _ = key[len(location) + 1 :].partition("/")
+    segment, slash, _below = key[len(location) + 1 :].partition("/")
     prefix = join(location, segment) + "/"
     if not slash:
         return Verdict(UNRECOGNISED, key, "an object directly in an experiment's location", None, experiment_id)

@@ -172,7 +172,12 @@ def _partial_writer(partial: str, encoding: Encoding) -> Iterator[IO[bytes]]:
                 _close_quietly(downstream)
                 _check(processes)
                 raise StreamError("a compression or encryption stage stopped reading its input") from None
-            _close_quietly(downstream)
+            finally:
+                # Also when the writer failed or was abandoned: the stages get the end of their input and are
+                # waited for, so none outlives the stream; the writer's own exception is what the caller sees.
+                _close_quietly(downstream)
+                for _stage, process in processes:
+                    process.wait()
             _check(processes)
 
 

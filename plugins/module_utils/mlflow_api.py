@@ -21,7 +21,8 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.trust import system_
 
 MLFLOW_IMPORT_ERROR: str | None
 try:
-    from mlflow.exceptions import MlflowException
+    # Not used here: modules import it from here, where Exception stands in for it without mlflow.
+    from mlflow.exceptions import MlflowException  # pylint: disable=unused-import
     from mlflow.tracking import MlflowClient
 except ImportError:
     MLFLOW_IMPORT_ERROR = traceback.format_exc()

@@ -170,7 +170,7 @@ def _number(text: str, setting: Setting) -> int | float:
 
 
 def _units_hint(setting: Setting) -> str:
-    kind, _ = unit_scale(setting.unit)
+    kind = unit_scale(setting.unit)[0]
     return ", ".join(MEMORY_UNITS if kind == "memory" else TIME_UNITS if kind == "time" else [])
 
 

@@ -75,7 +75,7 @@ def matches_any(name: str, patterns: list[str]) -> bool:
 
 def generate_secret(length: int) -> str:
     """A random secret of letters and digits (safe in env files, URLs and connection strings)."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    return "".join(secrets.choice(_ALPHABET) for _position in range(length))
 
 
 def _same(supplied: str, kept: str) -> bool:

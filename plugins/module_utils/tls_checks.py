@@ -188,7 +188,7 @@ def trust_path(
     one of ca_certs. Intermediates are those a fullchain file carries after its leaf."""
     path = [cert]
     current = cert
-    for _ in range(MAX_CHAIN_DEPTH):
+    for _depth in range(MAX_CHAIN_DEPTH):
         anchor = find_issuer(current, ca_certs)
         if anchor is not None:
             return path if anchor == current else [*path, anchor]
@@ -236,7 +236,7 @@ def dns_name_matches(pattern: str, name: str) -> bool:
     pattern = pattern.lower().rstrip(".")
     name = name.lower().rstrip(".")
     if pattern.startswith("*."):
-        label, _, rest = name.partition(".")
+        label, _dot, rest = name.partition(".")
         return bool(label) and label != "*" and rest == pattern[2:]
     return pattern == name
 

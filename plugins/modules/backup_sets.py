@@ -26,14 +26,16 @@ options:
         set; or the name of a set, which must be complete.
     type: str
     default: none
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
-    details: Only reads.
+    details: Only reads; runs the same in check mode.
   diff_mode:
     support: none
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -46,6 +46,7 @@ description:
 extends_documentation_fragment:
   - birtha.mlflow.postgres
   - birtha.mlflow.s3
+  - birtha.mlflow.mlflow.attributes
 options:
   bucket:
     description: MLflow's artifact bucket (the source); an experiment's artifacts in other buckets are read there.
@@ -93,7 +94,9 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reports what would be archived (runs, objects, bytes) and whether it would be deleted; writes nothing.
+    details: Reads the experiments and any existing manifest and reports what would be archived (runs, objects,
+      bytes), whether O(archive_bucket) is missing and which experiments would be deleted; copies, writes and
+      deletes nothing, and O(confirm_delete) is not needed.
   diff_mode:
     support: none
 notes:
@@ -103,7 +106,7 @@ seealso:
   - module: birtha.mlflow.mlflow_purge
   - module: birtha.mlflow.mlflow_storage_cleanup
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -480,7 +483,7 @@ class Archive:
         plans = [self.snapshot(connection, experiment) for experiment in self.resolve(connection)]
         manifest = self.read_manifest()
         listed = {entry["experiment_id"]: entry for entry in (manifest or {}).get("experiments", [])}
-        listed_objects = [item for item in (manifest or {}).get("objects", [])]
+        listed_objects = list((manifest or {}).get("objects", []))
         for plan in plans:
             if plan.experiment_id in listed:
                 self.check_unchanged(plan, listed[plan.experiment_id], listed_objects)

@@ -17,6 +17,7 @@ description:
   - Tags under C(mlflow.) are MLflow's own; O(purge_tags) never removes them.
 extends_documentation_fragment:
   - birtha.mlflow.mlflow
+  - birtha.mlflow.mlflow.attributes
 options:
   name:
     description: Name of the experiment.
@@ -50,15 +51,17 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reads the experiment and predicts C(changed); writes nothing.
+    details: Reads the experiment and predicts C(changed) and RV(actions); creates, restores, tags and deletes
+      nothing (a new experiment's RV(experiment_id) is empty).
   diff_mode:
     support: full
-    details: Shows lifecycle stage and tags before and after.
+    details: Shows the experiment's state (V(absent), V(active) or V(deleted)), artifact location and tags before
+      and after.
 seealso:
   - module: birtha.mlflow.mlflow_experiment_info
   - module: birtha.mlflow.mlflow_run_info
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -14,6 +14,7 @@ description:
   - Follows MLflow's page tokens, so the result holds every match up to O(max_results).
 extends_documentation_fragment:
   - birtha.mlflow.mlflow
+  - birtha.mlflow.mlflow.attributes
   - birtha.mlflow.mlflow.info_module
 options:
   name:
@@ -38,7 +39,7 @@ options:
     type: int
     default: 0
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -18,6 +18,7 @@ description:
   - Reports C(changed=false) always; it only reads.
 extends_documentation_fragment:
   - birtha.mlflow.mlflow
+  - birtha.mlflow.mlflow.attributes
   - birtha.mlflow.mlflow.info_module
 options:
   model_uri:
@@ -34,10 +35,14 @@ options:
     description:
       - When given, the prediction must equal this value or the task fails.
     type: raw
+attributes:
+  check_mode:
+    details: Loads the model and predicts as usual (its artifacts are downloaded into a local temporary directory);
+      changes nothing on the server.
 requirements:
   - mlflow (the full package, with the dependencies of the model's flavor) on the host that runs the module
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

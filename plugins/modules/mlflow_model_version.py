@@ -22,6 +22,7 @@ description:
     Prefer O(aliases) for new consumers (C(models:/<name>@champion)).
 extends_documentation_fragment:
   - birtha.mlflow.mlflow
+  - birtha.mlflow.mlflow.attributes
 options:
   name:
     description: Name of the registered model. It is created when it does not exist.
@@ -83,16 +84,17 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Checks the source and predicts C(changed); registers and writes nothing.
+    details: Checks the source, reads the model and its versions, and predicts C(changed), RV(actions) and the
+      version after; registers, updates and deletes nothing (a new version's number is empty).
   diff_mode:
     support: full
-    details: Shows description, tags, aliases and stage before and after.
+    details: Shows the version (or V(absent)) with its source, stage, description, tags and aliases before and after.
 seealso:
   - module: birtha.mlflow.mlflow_registered_model
   - plugin: birtha.mlflow.mlflow_model
     plugin_type: lookup
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -138,7 +140,7 @@ model_version:
       type: str
       sample: "mlflow-artifacts:/1/0f1e.../artifacts/model"
     run_id: {description: Run the version came from, type: str, sample: 0f1e2d3c4b5a69788796a5b4c3d2e1f0}
-    status: {description: READY, PENDING_REGISTRATION or FAILED_REGISTRATION, type: str, sample: READY}
+    status: {description: "V(READY), V(PENDING_REGISTRATION) or V(FAILED_REGISTRATION)", type: str, sample: READY}
     current_stage: {description: Stage, type: str, sample: Production}
     description: {description: Description, type: str, sample: WrkHrs Gateway AI Model}
     tags: {description: Tags, type: dict, sample: {validated: "true"}}
@@ -213,7 +215,7 @@ def argument_spec() -> dict[str, dict[str, Any]]:
 def parse_runs_uri(uri: str) -> tuple[str, str]:
     """runs:/<run_id>/<path> -> (run_id, path)."""
     body = uri[len("runs:/") :].lstrip("/")
-    run_id, _, path = body.partition("/")
+    run_id, _slash, path = body.partition("/")
     if not run_id or not path:
         raise SourceError(f"{uri!r} is not runs:/<run_id>/<path>: the run ID and the model's path are both needed.")
     return run_id, path.strip("/")

@@ -18,6 +18,7 @@ description:
   - The module connects as an admin of the auth app (O(username) and O(password)).
 extends_documentation_fragment:
   - birtha.mlflow.mlflow
+  - birtha.mlflow.mlflow.attributes
 options:
   user:
     description: Name of the user. The user must exist (see M(birtha.mlflow.mlflow_user)).
@@ -55,10 +56,11 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reads the user, the resource and the grant, predicts C(changed) and writes nothing.
+    details: Reads the user, the resource and the grant and predicts C(changed); writes nothing, and leaves out
+      RV(effective_permission) when it predicts a change.
   diff_mode:
     support: full
-    details: Shows the granted permission before and after.
+    details: Shows the granted permission before and after (null for none).
 notes:
   - Admins may do everything whatever their grants say; the module warns when O(user) is an admin.
   - Grants are written in the server's active workspace (C(default) unless MLflow's workspaces are enabled).
@@ -69,7 +71,7 @@ seealso:
     description: MLflow's basic-auth app, its users and permissions.
     link: https://mlflow.org/docs/latest/auth/
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

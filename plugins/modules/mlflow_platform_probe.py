@@ -20,6 +20,7 @@ description:
     O(keep_runs) are soft-deleted.
 extends_documentation_fragment:
   - birtha.mlflow.mlflow
+  - birtha.mlflow.mlflow.attributes
 options:
   experiment_name:
     description: Experiment the probe runs are logged to; created when missing.
@@ -48,14 +49,15 @@ options:
 attributes:
   check_mode:
     support: partial
-    details: In check mode only the read-only checks run (authentication, experiment lookup); nothing is logged.
+    details: Only the read-only checks run (authentication, experiment lookup); no experiment is created or
+      restored, no run logged and none deleted.
   diff_mode:
     support: none
 requirements:
   - mlflow-skinny (or mlflow)
   - boto3 (for the direct bucket check)
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

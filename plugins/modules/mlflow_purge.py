@@ -36,6 +36,7 @@ description:
 extends_documentation_fragment:
   - birtha.mlflow.postgres
   - birtha.mlflow.s3
+  - birtha.mlflow.mlflow.attributes
 options:
   database:
     description: MLflow's tracking database.
@@ -94,13 +95,14 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Lists the runs, objects and bytes that would go; deletes nothing (O(confirm_purge) not needed).
+    details: Lists the runs that would be purged and counts their objects and bytes; deletes no object and no row,
+      and O(confirm_purge) is not needed.
   diff_mode:
     support: none
 seealso:
   - module: birtha.mlflow.mlflow_retention
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

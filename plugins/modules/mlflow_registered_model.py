@@ -16,6 +16,7 @@ description:
   - To register versions, see M(birtha.mlflow.mlflow_model_version).
 extends_documentation_fragment:
   - birtha.mlflow.mlflow
+  - birtha.mlflow.mlflow.attributes
 options:
   name:
     description: Name of the registered model.
@@ -56,16 +57,17 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reads the model and predicts C(changed); writes nothing.
+    details: Reads the model and the versions its aliases would point to, and predicts C(changed), RV(actions) and
+      the model after; creates, updates and deletes nothing.
   diff_mode:
     support: full
-    details: Shows description, tags and aliases before and after.
+    details: Shows the model (or V(absent)) with its description, tags and aliases before and after.
 seealso:
   - module: birtha.mlflow.mlflow_model_version
   - plugin: birtha.mlflow.mlflow_model
     plugin_type: lookup
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -62,16 +62,18 @@ options:
     description: How many of the chosen runs to return in RV(runs) (all are counted in RV(count)).
     type: int
     default: 100
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
-    details: Returns the runs that would be deleted; deletes none.
+    details: Selects the runs as usual and returns them and their count; soft-deletes none.
   diff_mode:
     support: none
 seealso:
   - module: birtha.mlflow.mlflow_purge
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -20,6 +20,7 @@ description:
   - Artifacts are uploaded when a file is missing under the run or its size differs (MLflow keeps no checksum).
 extends_documentation_fragment:
   - birtha.mlflow.mlflow
+  - birtha.mlflow.mlflow.attributes
 options:
   experiment_name:
     description: Name of the experiment the run belongs to. It must exist (see M(birtha.mlflow.mlflow_experiment)).
@@ -71,13 +72,15 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reads the run and predicts C(changed); logs nothing.
+    details: Reads the run and its artifacts and predicts C(changed) and RV(actions); creates, logs, uploads and
+      deletes nothing (a new run's RV(run_id) is empty). An experiment or artifact source that does not exist yet is
+      taken as made by an earlier task, with a warning.
   diff_mode:
     support: none
 seealso:
   - module: birtha.mlflow.mlflow_run_info
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

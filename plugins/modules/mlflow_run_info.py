@@ -16,6 +16,7 @@ description:
   - Follows MLflow's page tokens, so the result holds every match up to O(max_results).
 extends_documentation_fragment:
   - birtha.mlflow.mlflow
+  - birtha.mlflow.mlflow.attributes
   - birtha.mlflow.mlflow.info_module
 options:
   experiment_ids:
@@ -46,7 +47,7 @@ options:
     choices: [active_only, deleted_only, all]
     default: active_only
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -85,7 +86,7 @@ runs:
     run_id: {description: Run ID, type: str, sample: 0f1e2d3c4b5a69788796a5b4c3d2e1f0}
     run_name: {description: Run name, type: str, sample: test-run}
     experiment_id: {description: Experiment ID, type: str, sample: "1"}
-    status: {description: RUNNING, SCHEDULED, FINISHED, FAILED or KILLED, type: str, sample: FINISHED}
+    status: {description: "V(RUNNING), V(SCHEDULED), V(FINISHED), V(FAILED) or V(KILLED)", type: str, sample: FINISHED}
     lifecycle_stage: {description: V(active) or V(deleted), type: str, sample: active}
     start_time: {description: Milliseconds since the epoch, type: int, sample: 1764000000000}
     end_time: {description: Milliseconds since the epoch, type: int, sample: 1764000001000}
@@ -93,7 +94,7 @@ runs:
     user_id: {description: User who created the run, type: str, sample: admin}
     params: {description: Parameters, type: dict, sample: {temperature: "0.7"}}
     metrics: {description: Latest value of each metric, type: dict, sample: {accuracy: 0.95}}
-    tags: {description: Tags, the C(mlflow.) system tags included, type: dict, sample: {mlflow.runName: test-run}}
+    tags: {description: "Tags, the C(mlflow.) system tags included", type: dict, sample: {mlflow.runName: test-run}}
 """
 
 from typing import Any

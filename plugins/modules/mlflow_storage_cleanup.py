@@ -34,6 +34,7 @@ description:
 extends_documentation_fragment:
   - birtha.mlflow.postgres
   - birtha.mlflow.s3
+  - birtha.mlflow.mlflow.attributes
 options:
   bucket:
     description: MLflow's artifact bucket (the tracking server's C(--artifacts-destination)).
@@ -76,14 +77,15 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reports what would be deleted; deletes nothing (O(confirm_delete) not needed).
+    details: Lists the bucket and reads the database as usual; with O(delete), reports the orphans that would be
+      deleted (C(changed) when there are any) and deletes nothing, and O(confirm_delete) is not needed.
   diff_mode:
     support: none
 seealso:
   - module: birtha.mlflow.mlflow_purge
   - module: birtha.mlflow.mlflow_archive
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

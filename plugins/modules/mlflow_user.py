@@ -18,6 +18,7 @@ description:
     a file, the result or the log.
 extends_documentation_fragment:
   - birtha.mlflow.mlflow
+  - birtha.mlflow.mlflow.attributes
 options:
   name:
     description: Name of the user.
@@ -53,7 +54,8 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reads the user and tries the password, predicts C(changed) and writes nothing.
+    details: Reads the user and, with O(update_password=always), tries whether O(user_password) logs in; predicts
+      C(changed) and RV(actions) and changes nothing.
   diff_mode:
     support: full
     details: Shows whether the user exists and its admin flag before and after; never the password.
@@ -70,7 +72,7 @@ seealso:
     description: MLflow's basic-auth app, its users and permissions.
     link: https://mlflow.org/docs/latest/auth/
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -103,10 +103,13 @@ options:
     description: Seconds each network check waits.
     type: int
     default: 10
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
-    details: Every check runs except the artifact round trip, which writes an object.
+    details: Every check runs as usual except the artifact round trip (an object written, read back and deleted
+      through MLflow), which is reported as skipped.
   diff_mode:
     support: none
 requirements:
@@ -116,7 +119,7 @@ requirements:
 notes:
   - Run it as root (C(become)); it reads MLflow's 0600 configuration files and runs C(psql) as the cluster's owner.
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

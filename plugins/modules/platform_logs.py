@@ -75,10 +75,13 @@ options:
         read it without C(become) (fetch with C(become) reads the whole file into memory). Default the user the
         module runs as.
     type: str
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
-    details: Reads the journals and files and reports what it would collect; writes nothing.
+    details: Reads the journals and files and reports what it would collect, C(changed) as in a real run; does not
+      write O(dest).
   diff_mode:
     support: none
 notes:
@@ -86,7 +89,7 @@ notes:
 requirements:
   - systemd (journalctl, systemctl) on the host
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -165,7 +168,6 @@ import glob
 import io
 import os
 import pwd
-import subprocess
 import tarfile
 import tempfile
 import time
@@ -287,29 +289,28 @@ def file_skip_reason(path: str) -> str | None:
     return None
 
 
-def unit_load_state(systemctl: str, unit: str) -> str:
+def unit_load_state(run_command: Any, systemctl: str, unit: str) -> str:
     """systemd's LoadState of a unit: loaded, not-found, masked, ..."""
-    result = subprocess.run(
-        [systemctl, "show", "--property=LoadState", "--value", unit],
-        capture_output=True,
-        text=True,
-        check=False,
+    _rc, out, _err = run_command(
+        [systemctl, "show", "--property=LoadState", "--value", unit], expand_user_and_vars=False
     )
-    return result.stdout.strip() or "unknown"
+    return out.strip() or "unknown"
 
 
-def read_journal(command: list[str], max_lines: int) -> tuple[list[str], int]:
-    """Run journalctl, keep the newest max_lines lines; raise WindowError when it refuses the window."""
-    with subprocess.Popen(
+def read_journal(run_command: Any, command: list[str], max_lines: int) -> tuple[list[str], int]:
+    """Run journalctl, keep the newest max_lines lines; raise WindowError when it refuses the window.
+
+    run_command holds the whole output in memory while it runs: the window's size bounds that, max_lines only
+    what is kept."""
+    rc, out, err = run_command(
         command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "SYSTEMD_COLORS": "0", "LC_ALL": "C.UTF-8"},
-    ) as process:
-        assert process.stdout is not None and process.stderr is not None
-        lines, total = tail_lines((raw.decode("utf-8", "replace") for raw in process.stdout), max_lines)
-        error = process.stderr.read().decode("utf-8", "replace").strip()
-        rc = process.wait()
+        environ_update={"SYSTEMD_COLORS": "0", "LC_ALL": "C.UTF-8"},
+        errors="replace",
+        expand_user_and_vars=False,
+    )
+    # Lines end at "\n" only, as read from a pipe (str.splitlines would also split at "\r" and other breaks).
+    lines, total = tail_lines(io.StringIO(out, newline="\n"), max_lines)
+    error = err.strip()
     if rc != 0:
         if "timestamp" in error.lower():
             raise WindowError(error)
@@ -318,15 +319,20 @@ def read_journal(command: list[str], max_lines: int) -> tuple[list[str], int]:
 
 
 def collect_unit(
-    collection: Collection, unit: str, params: dict[str, Any], tools: dict[str, str], redactor: Redactor
+    run_command: Any,
+    collection: Collection,
+    unit: str,
+    params: dict[str, Any],
+    tools: dict[str, str],
+    redactor: Redactor,
 ) -> None:
-    state = unit_load_state(tools["systemctl"], unit)
+    state = unit_load_state(run_command, tools["systemctl"], unit)
     if state == "not-found":
         collection.skipped.append({"unit": unit, "reason": "not installed"})
         return
     command = journal_command(tools["journalctl"], unit, params["since"], params["until"])
     try:
-        lines, total = read_journal(command, params["max_lines"])
+        lines, total = read_journal(run_command, command, params["max_lines"])
     except RuntimeError as exc:
         collection.skipped.append({"unit": unit, "reason": f"journalctl failed: {exc}"})
         return
@@ -445,7 +451,7 @@ def main() -> None:
     else:
         for unit in params["units"]:
             try:
-                collect_unit(collection, unit, params, tools, redactor)
+                collect_unit(module.run_command, collection, unit, params, tools, redactor)
             except WindowError as exc:
                 module.fail_json(
                     msg=f"journalctl refused the window since={params['since']!r} until={params['until']!r}: {exc}. "

@@ -112,10 +112,13 @@ options:
   measured:
     description: RV(metrics) of an earlier run of this module; evaluated and written instead of measuring again.
     type: dict
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
-    details: Measures as usual (it only reads); does not write O(prometheus_textfile).
+    details: Measures as usual (it only reads); does not write O(prometheus_textfile), and RV(textfile.changed) says
+      whether it would change.
   diff_mode:
     support: none
 requirements:
@@ -126,7 +129,7 @@ notes:
   - The textfile holds no timestamp, so unchanged data leaves it unchanged; node_exporter reports its age as
     C(node_textfile_mtime_seconds).
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -180,7 +183,7 @@ findings:
       type: str
       sample: database_size
     status: {description: V(ok) or V(warn), type: str, sample: warn}
-    subject: {description: The database, bucket or directory concerned, type: str, sample: mlflow_db}
+    subject: {description: "The database, bucket or directory concerned", type: str, sample: mlflow_db}
     value: {description: The measured value, type: float, sample: 8413727}
     threshold: {description: The warning level compared with, type: float, sample: 1}
     detail: {description: In words, type: str, sample: "database mlflow_db is 8.0 MiB, above the warning level of 1 B"}
@@ -237,6 +240,16 @@ textfile:
   description: The Prometheus textfile, when O(prometheus_textfile) is set.
   returned: when O(prometheus_textfile) is set
   type: dict
+  contains:
+    path:
+      description: O(prometheus_textfile).
+      type: str
+      sample: /var/lib/prometheus/node-exporter/birtha_mlflow_postgres.prom
+    changed:
+      description: Whether the file's content differs from the metrics (in check mode, whether it would change).
+      type: bool
+      sample: false
+    written: {description: Whether the file was written (never in check mode), type: bool, sample: false}
   sample: {path: /var/lib/prometheus/node-exporter/birtha_mlflow_postgres.prom, changed: false, written: false}
 """
 

@@ -72,9 +72,17 @@ options:
     default: false
 notes:
   - Returns the secrets themselves in RV(entries); call it with C(no_log=true).
-  - Supports check mode; nothing is written in it, and generated values are not kept.
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads and compares as usual and returns what would be written, generated and removed; writes and
+      removes nothing, and values generated in check mode are not kept.
+  diff_mode:
+    support: none
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

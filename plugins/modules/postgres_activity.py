@@ -51,14 +51,17 @@ options:
     type: list
     elements: str
     default: []
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
-    details: Reports which sessions would be ended; ends none.
+    details: Reads the sessions as usual and returns in RV(terminated) and RV(cancelled) the ones that would be
+      ended; ends none.
   diff_mode:
     support: none
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -21,6 +21,7 @@ description:
   - A file is written as C(<name>.partial) and renamed only when every stage succeeded.
 extends_documentation_fragment:
   - birtha.mlflow.mlflow.backup_encoding
+  - birtha.mlflow.mlflow.attributes
 options:
   databases:
     description: Databases to dump.
@@ -48,13 +49,14 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reports what would be dumped; writes nothing.
+    details: Checks that O(dest) is a directory, then reports C(changed) with RV(started) and RV(finished); connects
+      to no database and writes nothing, so RV(files) and RV(databases) are absent.
   diff_mode:
     support: none
 requirements:
   - psycopg2, pg_dump and pg_dumpall, zstd (with O(compress)), gpg (with O(passphrase)) on the database host
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

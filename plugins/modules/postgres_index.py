@@ -80,6 +80,8 @@ options:
         it gives up (the module then fails and leaves no index behind). V(0) waits as long as it takes.
     type: int
     default: 300
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
@@ -93,7 +95,7 @@ seealso:
     description: Building indexes concurrently, and what a failed build leaves behind.
     link: https://www.postgresql.org/docs/current/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

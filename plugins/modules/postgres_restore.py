@@ -22,6 +22,7 @@ description:
 extends_documentation_fragment:
   - birtha.mlflow.mlflow.backup_encoding
   - birtha.mlflow.postgres
+  - birtha.mlflow.mlflow.attributes
 options:
   src:
     description: Path of the dump file on the database host. Required unless O(restore=false).
@@ -70,13 +71,14 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Checks that the dump can be decoded and that O(database) does not exist; restores nothing.
+    details: Checks that O(src) exists and matches O(src_sha256) and that O(database) does not exist yet (with
+      O(restore=false), that it exists); restores, verifies, swaps and drops nothing, and reports C(changed).
   diff_mode:
     support: none
 requirements:
   - pg_restore and psql on the database host
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

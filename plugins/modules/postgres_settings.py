@@ -52,17 +52,19 @@ options:
     description: Seconds to wait for the reloaded configuration to be in effect.
     type: int
     default: 10
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
-    details: Checks and compares as usual; with O(reload), does not reload and predicts which settings would wait for
-      a restart.
+    details: Checks the values and compares them with the running server as usual; with O(reload), checks nothing in
+      O(file) and does not reload, but reports C(changed) and which settings would wait for a restart.
   diff_mode:
     support: none
 seealso:
   - module: birtha.mlflow.postgres_index
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -21,6 +21,7 @@ description:
 extends_documentation_fragment:
   - birtha.mlflow.s3
   - birtha.mlflow.mlflow.backup_encoding
+  - birtha.mlflow.mlflow.attributes
 options:
   src:
     description: Path of the archive on the host that runs the module.
@@ -43,14 +44,15 @@ options:
     default: false
 attributes:
   check_mode:
-    support: full
-    details: Reads and checks the archive against O(expected); uploads nothing.
+    support: partial
+    details: Reads, decodes and checks the whole archive against O(src_sha256) and O(expected) as usual; uploads and
+      deletes nothing, and reports C(changed=false) whatever a real run would do.
   diff_mode:
     support: none
 requirements:
   - zstd (when compressed), gpg (when encrypted)
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

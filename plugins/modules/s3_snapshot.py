@@ -18,6 +18,7 @@ description:
 extends_documentation_fragment:
   - birtha.mlflow.s3
   - birtha.mlflow.mlflow.backup_encoding
+  - birtha.mlflow.mlflow.attributes
 options:
   prefix:
     description: Only objects whose key starts with this.
@@ -35,13 +36,14 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Lists the objects that would be archived; writes nothing.
+    details: Lists the objects that would be archived, with their sizes (no sha256, no RV(file)); reads no object
+      and writes nothing.
   diff_mode:
     support: none
 requirements:
   - zstd (with O(compress)), gpg (with O(passphrase))
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -16,6 +16,7 @@ description:
   - Used by C(playbooks/backup.yml) for the backup set's second copy (3-2-1).
 extends_documentation_fragment:
   - birtha.mlflow.s3
+  - birtha.mlflow.mlflow.attributes
 options:
   src:
     description: Directory the O(files) are relative to.
@@ -33,11 +34,12 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Reports which files would be uploaded.
+    details: Hashes the files and compares them with the bucket's objects as usual; RV(uploaded) lists what would be
+      uploaded, and nothing is.
   diff_mode:
     support: none
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

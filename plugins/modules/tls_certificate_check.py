@@ -61,10 +61,12 @@ options:
         playbook to decide.
     type: bool
     default: true
+extends_documentation_fragment:
+  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
-    details: The module only reads; it does the same in check mode.
+    details: Only reads; runs the same in check mode.
   diff_mode:
     support: none
 requirements:
@@ -72,7 +74,7 @@ requirements:
 seealso:
   - module: community.crypto.x509_certificate_info
 author:
-  - Birtha platform team
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -40,6 +40,7 @@ def require(*commands: str) -> None:
         ["bash", "-c", 'source "$0"; require "$@"', str(REPO_ROOT / "scripts" / "lib.sh"), *commands],
         capture_output=True,
         text=True,
+        check=False,
     )
     if checked.returncode != 0:
         pytest.fail(checked.stderr)
@@ -63,7 +64,7 @@ def ee_image() -> str:
     if os.environ.get("BIRTHA_EE_IMAGE"):
         return os.environ["BIRTHA_EE_IMAGE"]
     started = time.monotonic()
-    built = subprocess.run([str(REPO_ROOT / "scripts" / "build-ee.sh")], capture_output=True, text=True)
+    built = subprocess.run([str(REPO_ROOT / "scripts" / "build-ee.sh")], capture_output=True, text=True, check=False)
     if built.returncode != 0:
         pytest.fail(f"scripts/build-ee.sh failed:\n{built.stderr[-3000:]}")
     print(f"execution environment {built.stdout.split()[-1]} ready in {time.monotonic() - started:.0f} s")

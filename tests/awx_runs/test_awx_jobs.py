@@ -150,5 +150,5 @@ def test_a_job_that_cannot_log_in_fails_and_changes_nothing(wrong_key_job):
 
 def test_a_job_that_cannot_log_in_names_the_unreachable_hosts(wrong_key_job, jobs):
     """AWX's job summary (the stats) shows the hosts it could not reach."""
-    job, _, _ = wrong_key_job
+    job = wrong_key_job[0]
     assert set(job.dark()) == set(jobs.platform.hosts), job.stats

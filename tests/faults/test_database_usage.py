@@ -37,15 +37,15 @@ def test_long_query_and_idle_transaction_are_named_and_ended_on_request(run_play
     assert found["terminated"] == [] and found["cancelled"] == [] and not found["changed"]
 
     asked = {"troubleshoot_terminate_idle_in_transaction": True, "troubleshoot_cancel_long_queries": True}
-    would, _ = activity(run_playbook, check=True, **asked)
+    would = activity(run_playbook, check=True, **asked)[0]
     idle_pid = ours(would["idle_in_transaction"], name)[0]["pid"]
     long_pid = ours(would["long_running"], name)[0]["pid"]
     assert idle_pid in would["terminated"] and long_pid in would["cancelled"]
-    still, _ = activity(run_playbook)
+    still = activity(run_playbook)[0]
     assert ours(still["idle_in_transaction"], name) and ours(still["long_running"], name), "--check ended a session"
 
-    ended, _ = activity(run_playbook, **asked)
+    ended = activity(run_playbook, **asked)[0]
     assert idle_pid in ended["terminated"] and long_pid in ended["cancelled"] and ended["changed"]
     time.sleep(1)
-    after, _ = activity(run_playbook)
+    after = activity(run_playbook)[0]
     assert not ours(after["idle_in_transaction"], name) and not ours(after["long_running"], name)

@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from test_bad_input import base_vars, fake_binaries, inventory, run_validate  # noqa: F401 - fixtures
+from test_bad_input import run_validate
 
 NOW = datetime.datetime.now(datetime.UTC)
 
@@ -104,7 +104,7 @@ def tls_vars(material: dict[str, str], tmp_path: Path, **overrides: str) -> dict
     return values
 
 
-def test_good_supplied_certificate_passes(inventory, base_vars, material, tmp_path):  # noqa: F811
+def test_good_supplied_certificate_passes(inventory, base_vars, material, tmp_path):
     result = run_validate(inventory, {**base_vars, **tls_vars(material, tmp_path)}, tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
@@ -121,8 +121,8 @@ def test_good_supplied_certificate_passes(inventory, base_vars, material, tmp_pa
     ids=["key-mismatch", "expired", "wrong-host", "missing-ca"],
 )
 def test_bad_certificate_is_refused_naming_the_file(
-    inventory,  # noqa: F811
-    base_vars,  # noqa: F811
+    inventory,
+    base_vars,
     material,
     tmp_path,
     overrides,

@@ -49,7 +49,7 @@ def test_archive_verify_delete_and_restore(run_playbook, test_id, tmp_path):
     prefix = f"tests/{test_id}/"
     reports = tmp_path / "reports"
     base = {"archive_experiments": [name], "archive_prefix": prefix, "platform_report_dir": str(reports)}
-    (created,), _ = helper(run_playbook, [{"do": "create", "experiment": name, "runs": 2}])
+    (created,) = helper(run_playbook, [{"do": "create", "experiment": name, "runs": 2}])[0]
     exp_id = int(created["experiment_id"])
     removed = False
     try:
@@ -68,10 +68,10 @@ def test_archive_verify_delete_and_restore(run_playbook, test_id, tmp_path):
         assert (preview["runs"], preview["params"], preview["metrics"], preview["objects"]) == (2, 4, 8, 4)
         assert preview["bytes"] > 0 and preview["deleted"] is False
         assert "would be written (nothing was)" in checked.stdout
-        (written, state), _ = helper(
+        written, state = helper(
             run_playbook,
             [{"do": "list", "bucket": ARCHIVE_BUCKET, "prefix": prefix}, {"do": "state", "experiment": name}],
-        )
+        )[0]
         assert written == [], "bad input or --check wrote to the archive"
         assert state["lifecycle_stage"] == "active" and set(state["runs"].values()) == {"active"}
         assert not reports.exists() or not list(reports.glob("archive-*.json"))
@@ -151,10 +151,10 @@ def test_archive_verify_delete_and_restore(run_playbook, test_id, tmp_path):
             k: v for k, v in before["experiment"].items() if k not in ("lifecycle_stage", "last_update_time")
         }
 
-        (restored, _), _ = helper(
+        restored = helper(
             run_playbook,
             [{"do": "restore", "experiment": name}, {"do": "remove", "bucket": ARCHIVE_BUCKET, "prefix": prefix}],
-        )
+        )[0][0]
         removed = True
         assert restored["lifecycle_stage"] == "active" and set(restored["runs"].values()) == {"active"}
     finally:

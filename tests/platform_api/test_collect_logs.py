@@ -137,7 +137,7 @@ def test_a_host_that_does_not_answer_is_recorded(run_playbook, tmp_path):
     assert result.rc == 0, result.stdout[-4000:]
     assert "unreachable: birtha-logs-gone" in result.stdout
     [archive] = archives(report_dir)
-    texts, _ = read_archive(archive)
+    texts = read_archive(archive)[0]
     manifest = json.loads(texts["MANIFEST.json"])
     assert [host["host"] for host in manifest["unreachable"]] == ["birtha-logs-gone"]
     assert manifest["hosts"] and "birtha-logs-gone" not in manifest["hosts"]

@@ -101,7 +101,7 @@ def test_monitoring_report_warnings_and_textfile(run_playbook, test_id, tmp_path
         second = run_playbook(MONITORING, {**extravars, "monitoring_fail_on_warning": True})
         assert second.rc != 0, "monitoring_fail_on_warning did not fail the run"
         assert "warning(s) (platform_monitoring_fail_on_warning is set)" in second.stdout
-        again, _ = textfiles(run_playbook, textfile_dir)
+        again = textfiles(run_playbook, textfile_dir)[0]
         assert stable(again["birtha_mlflow_postgres.prom"]) == stable(files["birtha_mlflow_postgres.prom"])
         reported = {
             res["textfile"]["path"].rsplit("/", 1)[-1]: res["textfile"]["changed"]

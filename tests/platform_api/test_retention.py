@@ -64,7 +64,7 @@ HARD_DELETE = "Permanently delete runs deleted long enough ago, with their artif
 def test_scope_by_cutoff_status_and_tag(run_playbook, data, pair):
     """Check mode only: each scope option chooses exactly the runs it names (the runs were generated 120 days ago,
     every fifth FAILED, even-numbered ones tagged team=even)."""
-    _, ours = pair
+    ours = pair[1]
     runs = states(data, pair)[1]["runs"]
     old = {name: row for name, row in runs.items() if int(name[1:]) > RECENT}
     cases = {
@@ -114,7 +114,7 @@ def test_retention_ends_where_the_runbook_loop_ends(run_playbook, data, pair):
 
 
 def test_bad_input_is_refused_and_nothing_is_deleted(run_playbook, data, pair):
-    _, ours = pair
+    ours = pair[1]
     before = states(data, pair)
     cases = {
         "is in the future": {"mlflow_retention_started_before": "2999-01-01"},

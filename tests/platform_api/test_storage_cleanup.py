@@ -42,7 +42,7 @@ def test_storage_cleanup_deletes_only_orphans(run_playbook, test_id, tmp_path):
     reports = tmp_path / "reports"
     reports.mkdir(mode=0o700)
     seen: set[Path] = set()
-    orphan_run, young_run, gone_run = (uuid.uuid4().hex for _ in range(3))
+    orphan_run, young_run, gone_run = (uuid.uuid4().hex for _run in range(3))
     # An experiment id far above any the sandbox or Molecule creates: the location of an experiment that is gone.
     gone = 900_000_000 + int(test_id, 16) % 1_000_000
     old_keys = [
@@ -55,7 +55,7 @@ def test_storage_cleanup_deletes_only_orphans(run_playbook, test_id, tmp_path):
         f"{{experiment_id}}/traces/tr-{test_id}/artifacts/traces.json",
     ]
     young_key = f"{{experiment_id}}/{young_run}/artifacts/in-flight.bin"
-    created, planted, _, young = helper(
+    created, planted, _slept, young = helper(
         run_playbook,
         [
             {"do": "create", "experiment": f"cleanup-{test_id}", "runs": 1},

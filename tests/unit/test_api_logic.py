@@ -84,7 +84,7 @@ def test_filter_values_refuse_quotes_mlflow_cannot_escape():
 def test_model_uris_cover_serving_stage_and_each_alias():
     model = {"name": "gw", "stage": "Production", "aliases": ["champion", "blue"]}
     archived = {"name": "old", "stage": "Archived"}
-    assert [uri for _, uri in model_uris([model, archived])] == [
+    assert [uri for _model, uri in model_uris([model, archived])] == [
         "models:/gw/Production",
         "models:/gw@champion",
         "models:/gw@blue",

@@ -264,7 +264,7 @@ class Closure:
         """The defaults the playbook gives the variable inline (`var | default(<literal>)`, messages included: the
         variable may only be shown), and its role's default."""
         pattern = re.compile(rf"(?<![\w.]){re.escape(variable)}\s*\|\s*default\(\s*({LITERAL})\s*(?:,\s*\w+\s*)?\)")
-        found = {yaml.safe_load(match.group(1)) for _, text in self.texts for match in pattern.finditer(text)}
+        found = {yaml.safe_load(match.group(1)) for _key, text in self.texts for match in pattern.finditer(text)}
         if variable in self.role_defaults:
             found.add(self.role_defaults[variable])
         return found

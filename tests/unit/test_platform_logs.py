@@ -10,6 +10,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.redact import MASK, Redactor
 from ansible_collections.birtha.mlflow.plugins.modules import platform_logs as logs
@@ -19,6 +21,13 @@ SECRET = "q8Zt3VfK0pLw9sX2bYc7Rm4N"
 
 def params(**overrides):
     return {"host": "db1", "max_lines": 100, "max_bytes": 1 << 20, "since": "1 hour ago", "until": "now", **overrides}
+
+
+@pytest.fixture
+def run_command():
+    """A real module's run_command, which the module hands to collect_unit."""
+    with patch_module_args({}):
+        return AnsibleModule(argument_spec={}).run_command
 
 
 def script(path: Path, body: str) -> str:
@@ -108,18 +117,18 @@ def test_collect_file_redacts_and_bounds(tmp_path):
     assert member.name == f"db1/files/{str(path).lstrip('/')}"
 
 
-def test_collect_unit_skips_a_unit_that_is_not_installed(tmp_path):
+def test_collect_unit_skips_a_unit_that_is_not_installed(tmp_path, run_command):
     tools = {
         "systemctl": script(tmp_path / "systemctl", "echo not-found\n"),
         "journalctl": script(tmp_path / "journalctl", "exit 99\n"),
     }
     collection = logs.Collection()
-    logs.collect_unit(collection, "minio", params(), tools, Redactor())
+    logs.collect_unit(run_command, collection, "minio", params(), tools, Redactor())
     assert collection.skipped == [{"unit": "minio", "reason": "not installed"}]
     assert collection.members == []
 
 
-def test_collect_unit_keeps_the_newest_lines_redacted(tmp_path):
+def test_collect_unit_keeps_the_newest_lines_redacted(tmp_path, run_command):
     tools = {
         "systemctl": script(tmp_path / "systemctl", "echo loaded\n"),
         "journalctl": script(
@@ -128,7 +137,7 @@ def test_collect_unit_keeps_the_newest_lines_redacted(tmp_path):
         ),
     }
     collection = logs.Collection()
-    logs.collect_unit(collection, "mlflow", params(max_lines=2), tools, Redactor([SECRET]))
+    logs.collect_unit(run_command, collection, "mlflow", params(max_lines=2), tools, Redactor([SECRET]))
     [entry] = collection.units
     text = collection.members[0].data.decode()
     assert text.splitlines() == [
@@ -147,17 +156,29 @@ def test_collect_unit_keeps_the_newest_lines_redacted(tmp_path):
     }
 
 
-def test_a_window_journalctl_refuses_is_an_error_other_failures_a_skip(tmp_path):
+def test_a_window_journalctl_refuses_is_an_error_other_failures_a_skip(tmp_path, run_command):
     systemctl = script(tmp_path / "systemctl", "echo loaded\n")
     refuses = script(tmp_path / "journalctl", 'echo "Failed to parse timestamp: yesterdayish" >&2; exit 1\n')
     with pytest.raises(logs.WindowError):
         logs.collect_unit(
-            logs.Collection(), "mlflow", params(), {"systemctl": systemctl, "journalctl": refuses}, Redactor()
+            run_command,
+            logs.Collection(),
+            "mlflow",
+            params(),
+            {"systemctl": systemctl, "journalctl": refuses},
+            Redactor(),
         )
     broken = script(tmp_path / "journalctl2", 'echo "journal corrupted" >&2; exit 1\n')
     collection = logs.Collection()
-    logs.collect_unit(collection, "mlflow", params(), {"systemctl": systemctl, "journalctl": broken}, Redactor())
+    logs.collect_unit(
+        run_command, collection, "mlflow", params(), {"systemctl": systemctl, "journalctl": broken}, Redactor()
+    )
     assert collection.skipped == [{"unit": "mlflow", "reason": "journalctl failed: journal corrupted"}]
+
+
+def test_read_journal_splits_at_newlines_only_and_replaces_undecodable_bytes(tmp_path, run_command):
+    journalctl = script(tmp_path / "journalctl", "printf 'a\\rb\\n\\377c %s\\nd' \"$SYSTEMD_COLORS\"\n")
+    assert logs.read_journal(run_command, [journalctl], 10) == (["a\rb\n", "\ufffdc 0\n", "d"], 3)
 
 
 def test_member_directories_parents_first():

@@ -123,11 +123,11 @@ def parse_exposition(text):
             families.setdefault(name, {})[kind] = rest
             continue
         head, value = line.rsplit(" ", 1)
-        name, _, labels = head.partition("{")
+        name, _brace, labels = head.partition("{")
         pairs = []
         body = labels.rstrip("}")
         while body:
-            key, _, body = body.partition('="')
+            key, _quote, body = body.partition('="')
             text_value, index = "", 0
             while body[index] != '"':
                 if body[index] == "\\":

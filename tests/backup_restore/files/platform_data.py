@@ -35,7 +35,7 @@ REFERENCE_MODEL = Path(__file__).with_name("reference_model")
 def server_env() -> dict[str, str]:
     with open(ENV_FILE, encoding="utf-8") as handle:
         pairs = (line.strip().split("=", 1) for line in handle if "=" in line and not line.startswith("#"))
-        return {key: value for key, value in pairs}
+        return dict(pairs)
 
 
 def use_admin() -> None:

@@ -31,7 +31,7 @@ VERSIONS = {
 def server_env() -> dict[str, str]:
     with open(ENV_FILE, encoding="utf-8") as handle:
         pairs = (line.strip().split("=", 1) for line in handle if "=" in line and not line.startswith("#"))
-        return {key: value for key, value in pairs}
+        return dict(pairs)
 
 
 def db_login() -> dict[str, str]:
@@ -102,11 +102,12 @@ def s3_read(endpoint: str, bucket: str) -> dict[str, object]:
         region_name="us-east-1",
         verify=env.get("AWS_CA_BUNDLE", True),
     )
+
+    def read_secret() -> bytes:
+        return client.get_object(Bucket=bucket, Key="secret.txt")["Body"].read()
+
     outcome: dict[str, object] = {}
-    for action, call in (
-        ("list", lambda: client.list_objects_v2(Bucket=bucket, MaxKeys=1)),
-        ("get", lambda: client.get_object(Bucket=bucket, Key="secret.txt")["Body"].read()),
-    ):
+    for action, call in (("list", lambda: client.list_objects_v2(Bucket=bucket, MaxKeys=1)), ("get", read_secret)):
         try:
             call()
             outcome[action] = "allowed"
