@@ -22,6 +22,8 @@ options:
     description: The command's standard output.
     type: str
     required: true
+author:
+  - Birtha platform team (!UNKNOWN)
 """
 
 EXAMPLES = r"""

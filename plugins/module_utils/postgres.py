@@ -22,8 +22,11 @@ try:
 except ImportError:
     PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
     psycopg2 = None  # type: ignore[assignment]
-    # Lets `except PostgresError` clauses compile; a module never gets that far without the driver.
-    PostgresError: type[Exception] = Exception
+
+    class PostgresError(Exception):  # type: ignore[no-redef]
+        """Stands in for psycopg2.Error so that `except PostgresError` compiles; without the driver a module fails
+        before any query."""
+
 else:
     PSYCOPG2_IMPORT_ERROR = None
     PostgresError = psycopg2.Error

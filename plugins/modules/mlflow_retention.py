@@ -23,6 +23,7 @@ description:
     does not enable them.
 extends_documentation_fragment:
   - birtha.mlflow.postgres
+  - birtha.mlflow.mlflow.attributes
 options:
   database:
     description: MLflow's tracking database.
@@ -62,8 +63,6 @@ options:
     description: How many of the chosen runs to return in RV(runs) (all are counted in RV(count)).
     type: int
     default: 100
-extends_documentation_fragment:
-  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full

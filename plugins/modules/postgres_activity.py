@@ -22,6 +22,7 @@ description:
   - Query texts are shortened and secrets in them redacted.
 extends_documentation_fragment:
   - birtha.mlflow.postgres
+  - birtha.mlflow.mlflow.attributes
 options:
   database:
     description: The database to connect to; the sessions reported are the whole server's.
@@ -51,8 +52,6 @@ options:
     type: list
     elements: str
     default: []
-extends_documentation_fragment:
-  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full

@@ -27,6 +27,7 @@ description:
     nothing is changed.
 extends_documentation_fragment:
   - birtha.mlflow.postgres
+  - birtha.mlflow.mlflow.attributes
 options:
   database:
     description: The database (MLflow's tracking database).
@@ -80,8 +81,6 @@ options:
         it gives up (the module then fails and leaves no index behind). V(0) waits as long as it takes.
     type: int
     default: 300
-extends_documentation_fragment:
-  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full

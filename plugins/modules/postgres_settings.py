@@ -22,6 +22,7 @@ description:
     and those waiting for a restart (C(pending_restart)). The module never restarts the server.
 extends_documentation_fragment:
   - birtha.mlflow.postgres
+  - birtha.mlflow.mlflow.attributes
 options:
   database:
     description: The database to connect to; the settings are the whole server's.
@@ -52,8 +53,6 @@ options:
     description: Seconds to wait for the reloaded configuration to be in effect.
     type: int
     default: 10
-extends_documentation_fragment:
-  - birtha.mlflow.mlflow.attributes
 attributes:
   check_mode:
     support: full
