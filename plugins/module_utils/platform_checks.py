@@ -88,9 +88,10 @@ _RESULT_WORDS = {
 _SHOW_PROPERTIES = ("LoadState", "ActiveState", "SubState", "Result", "NRestarts", "ActiveEnterTimestamp")
 
 
-def unit_state(run_command: Any, unit: str) -> UnitState:
-    """The unit's state; a host without systemd answers as 'not installed'."""
-    systemctl = shutil.which("systemctl")
+def unit_state(run_command: Any, unit: str, systemctl: str | None = None) -> UnitState:
+    """The unit's state (systemctl: the tool's path, found on PATH when not given); a host without systemd answers
+    as 'not installed'."""
+    systemctl = systemctl or shutil.which("systemctl")
     if systemctl is None:
         return UnitState(unit, "", "", "", "", "", "")
     rc, out, _err = run_command([systemctl, "show", unit, "--property=" + ",".join(_SHOW_PROPERTIES)])

@@ -176,6 +176,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import unit_state
 from ansible_collections.birtha.mlflow.plugins.module_utils.redact import MASK, Redactor
 
 COMPRESSED_SUFFIXES = (".gz", ".xz", ".bz2", ".zst", ".lz4")
@@ -289,12 +290,12 @@ def file_skip_reason(path: str) -> str | None:
     return None
 
 
-def unit_load_state(run_command: Any, systemctl: str, unit: str) -> str:
-    """systemd's LoadState of a unit: loaded, not-found, masked, ..."""
-    _rc, out, _err = run_command(
-        [systemctl, "show", "--property=LoadState", "--value", unit], expand_user_and_vars=False
-    )
-    return out.strip() or "unknown"
+def add_member(collection: Collection, member: str, text: str, redactor: Redactor) -> tuple[str, int, bytes]:
+    """Redact text and add it to the archive as member: (the redacted text, how many secrets it masked, its bytes)."""
+    redacted, masks = redact_counted(redactor, text)
+    data = redacted.encode("utf-8")
+    collection.members.append(Member(member, data))
+    return redacted, masks, data
 
 
 def read_journal(run_command: Any, command: list[str], max_lines: int) -> tuple[list[str], int]:
@@ -326,7 +327,7 @@ def collect_unit(
     tools: dict[str, str],
     redactor: Redactor,
 ) -> None:
-    state = unit_load_state(run_command, tools["systemctl"], unit)
+    state = unit_state(run_command, unit, tools["systemctl"]).load or "unknown"
     if state == "not-found":
         collection.skipped.append({"unit": unit, "reason": "not installed"})
         return
@@ -336,10 +337,8 @@ def collect_unit(
     except RuntimeError as exc:
         collection.skipped.append({"unit": unit, "reason": f"journalctl failed: {exc}"})
         return
-    text, masks = redact_counted(redactor, "".join(lines))
-    data = text.encode("utf-8")
     member = unit_member(params["host"], unit)
-    collection.members.append(Member(member, data))
+    text, masks, data = add_member(collection, member, "".join(lines), redactor)
     collection.units.append(
         {
             "unit": unit,
@@ -366,10 +365,8 @@ def collect_file(collection: Collection, path: str, params: dict[str, Any], reda
     except OSError as exc:
         collection.skipped.append({"file": path, "reason": f"cannot read: {exc.strerror or exc}"})
         return
-    text, masks = redact_counted(redactor, raw.decode("utf-8", "replace"))
-    data = text.encode("utf-8")
     member = file_member(params["host"], path)
-    collection.members.append(Member(member, data))
+    text, masks, _data = add_member(collection, member, raw.decode("utf-8", "replace"), redactor)
     collection.files.append(
         {
             "path": path,

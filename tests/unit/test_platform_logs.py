@@ -119,7 +119,7 @@ def test_collect_file_redacts_and_bounds(tmp_path):
 
 def test_collect_unit_skips_a_unit_that_is_not_installed(tmp_path, run_command):
     tools = {
-        "systemctl": script(tmp_path / "systemctl", "echo not-found\n"),
+        "systemctl": script(tmp_path / "systemctl", "echo LoadState=not-found\n"),
         "journalctl": script(tmp_path / "journalctl", "exit 99\n"),
     }
     collection = logs.Collection()
@@ -130,7 +130,7 @@ def test_collect_unit_skips_a_unit_that_is_not_installed(tmp_path, run_command):
 
 def test_collect_unit_keeps_the_newest_lines_redacted(tmp_path, run_command):
     tools = {
-        "systemctl": script(tmp_path / "systemctl", "echo loaded\n"),
+        "systemctl": script(tmp_path / "systemctl", "echo LoadState=loaded\n"),
         "journalctl": script(
             tmp_path / "journalctl",
             f'for n in 1 2 3 4 5; do echo "2026-11-28T10:0$n:00+0000 h mlflow[1]: line $n {SECRET}"; done\n',
@@ -157,7 +157,7 @@ def test_collect_unit_keeps_the_newest_lines_redacted(tmp_path, run_command):
 
 
 def test_a_window_journalctl_refuses_is_an_error_other_failures_a_skip(tmp_path, run_command):
-    systemctl = script(tmp_path / "systemctl", "echo loaded\n")
+    systemctl = script(tmp_path / "systemctl", "echo LoadState=loaded\n")
     refuses = script(tmp_path / "journalctl", 'echo "Failed to parse timestamp: yesterdayish" >&2; exit 1\n')
     with pytest.raises(logs.WindowError):
         logs.collect_unit(
