@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.birtha.mlflow.plugins.module_utils import tls_checks as tls
 from ansible_collections.birtha.mlflow.plugins.modules import tls_certificate_check as module
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 NOW = datetime.now(UTC)
 
 
