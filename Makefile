@@ -40,8 +40,11 @@ lint: deps
 sanity: deps
 	@scripts/ansible-test.sh sanity --python 3.11
 
+# Plugin unit tests through ansible-test (its layout and isolation of modules from controller code), then the checks
+# of the repository's own files and the bad-input preflight runs with plain pytest.
 unit: deps
-	pytest -q tests/unit tests/integration
+	scripts/ansible-test.sh units --python 3.11
+	pytest -q tests/integration
 
 molecule: deps
 	@scripts/molecule.sh "default backup_restore" "security faults"

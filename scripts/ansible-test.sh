@@ -46,6 +46,11 @@ stage_checkout() {
     | tar -c --null -T - | tar -x -C "$stage"
 }
 
+# Unit tests run in the controller virtualenv, not one ansible-test makes (tests/unit/requirements.txt says why).
+if [[ "${1:-}" == units ]] && ! "$REPO_ROOT/.venv/bin/python" -c 'import xdist' 2>/dev/null; then
+  echo "ansible-test units needs pytest-xdist (requirements-dev.txt) in .venv: run make deps" >&2
+  exit 1
+fi
 install_pip_bootstrap
 stage_checkout
 cd "$stage" || exit

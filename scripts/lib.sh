@@ -17,6 +17,17 @@ PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin:/usr/local/go/bin"
 mkdir -p "$BIRTHA_CACHE"
 log() { printf '==> %s\n' "$*" >&2; }
 
+# The checkout is the collection: collections/ansible_collections/birtha/mlflow -> ../../.. lets ansible.cfg's
+# collections_path (and Molecule's) find birtha.mlflow without installing it. Made here, not kept in git: ansible-test
+# sanity refuses a symlink loop. Leaves an existing link or directory alone; tests/conftest.py does the same for pytest.
+link_collection() {
+  local link="$REPO_ROOT/collections/ansible_collections/birtha/mlflow"
+  [[ -L "$link" || -e "$link" ]] && return 0
+  mkdir -p "${link%/*}"
+  # Lost a race with another script: fine if the link is there now.
+  ln -s ../../.. "$link" 2>/dev/null || [[ -L "$link" ]] || { echo "cannot create the link $link" >&2; return 1; }
+}
+
 # Every command the scripts and tests run on the controller, and the Debian package that provides it.
 # bootstrap.sh installs these packages; require() checks the commands before a script relies on them.
 declare -A DEBIAN_PACKAGE_OF=(

@@ -16,6 +16,7 @@ BIRTHA_MINIO_DIR="$("$REPO_ROOT/scripts/build-minio.sh")"
 BIRTHA_WHEEL_ARCHIVE="$("$REPO_ROOT/scripts/build-wheels.sh")"
 export BIRTHA_MINIO_DIR BIRTHA_WHEEL_ARCHIVE
 export PATH="$REPO_ROOT/.venv/bin:$PATH"
+link_collection  # the scenarios' ANSIBLE_COLLECTIONS_PATH (.config/molecule/config.yml); run without make deps too
 cd "$REPO_ROOT" || exit
 logs="$REPO_ROOT/.cache/molecule-logs"
 mkdir -p "$logs"

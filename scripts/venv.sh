@@ -2,6 +2,8 @@
 # Create or refresh the controller virtualenv (.venv) from the pinned requirement files.
 # A stamp of the requirement files' hash makes a second call a no-op.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# Every make target and platform-up pass through here (make deps), even when the virtualenv is current.
+link_collection
 venv="$REPO_ROOT/.venv"
 stamp="$venv/.birtha-requirements"
 want="$(cat "$REPO_ROOT"/requirements.txt "$REPO_ROOT"/requirements-dev.txt | sha256sum | cut -c1-16)"

@@ -1,77 +1,34 @@
-"""Shared test setup.
+"""Shared test setup, for every pytest run (plain pytest, Molecule's verifiers, ansible-test units).
 
-- The checkout is importable as ansible_collections.birtha.mlflow (collections/ links back to it).
-- Fixtures for the tests that run playbooks against a running platform through ansible-runner
-  (tests/platform_api, tests/backup_restore): the platform is the one Molecule just converged
-  (MOLECULE_INVENTORY_FILE) or any inventory named by BIRTHA_PLATFORM_INVENTORY (the sandbox:
-  inventories/sandbox). Without either, those tests are skipped.
+Only path setup here, no third-party import: ansible-test units loads this file too. The fixtures that run
+playbooks through ansible-runner are in platform_fixtures.py, imported by the conftest of each directory
+that uses them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-import uuid
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+COLLECTION_LINK = REPO_ROOT / "collections" / "ansible_collections" / "birtha" / "mlflow"
+
+
+def link_collection() -> None:
+    """The checkout is the collection: collections/ansible_collections/birtha/mlflow -> ../../.. makes it importable
+    as ansible_collections.birtha.mlflow and lets ansible.cfg's collections_path find it. Not in git (ansible-test
+    sanity refuses a symlink loop): scripts/lib.sh's link_collection makes it for make; this does for plain pytest."""
+    if REPO_ROOT.parent.parent.name == "ansible_collections":
+        return  # already under ansible_collections/<ns>/<name> (ansible-test's staged copy): nothing to link
+    if COLLECTION_LINK.is_symlink() or COLLECTION_LINK.exists():
+        return
+    COLLECTION_LINK.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+        os.symlink("../../..", COLLECTION_LINK)
+
+
+link_collection()
 sys.path.insert(0, str(REPO_ROOT / "collections"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import ansible_runner  # noqa: E402
-from runbook_harness import PlaybookResult  # noqa: E402
-
-
-def platform_inventory() -> str | None:
-    return os.environ.get("BIRTHA_PLATFORM_INVENTORY") or os.environ.get("MOLECULE_INVENTORY_FILE")
-
-
-def playbook_log() -> dict[str, str]:
-    """molecule/security has every playbook a test runs log at -vvv to one file, searched for secrets at the end."""
-    path = os.environ.get("BIRTHA_PLAYBOOK_LOG")
-    if not path:
-        return {}
-    return {"ANSIBLE_LOG_PATH": path, "ANSIBLE_VERBOSITY": os.environ.get("BIRTHA_PLAYBOOK_VERBOSITY", "0")}
-
-
-@pytest.fixture(scope="session")
-def inventory() -> str:
-    path = platform_inventory()
-    if not path:
-        pytest.skip("no platform to test against: set BIRTHA_PLATFORM_INVENTORY (or run under Molecule)")
-    return str(Path(path).resolve())
-
-
-@pytest.fixture(scope="session")
-def test_id() -> str:
-    """Names created by one session never collide with an earlier session's leftovers."""
-    return uuid.uuid4().hex[:8]
-
-
-@pytest.fixture(scope="session")
-def run_playbook(inventory: str, tmp_path_factory: pytest.TempPathFactory):
-    def run(
-        playbook: Path, extravars: dict[str, Any] | None = None, check: bool = False, other_inventory: str | None = None
-    ) -> PlaybookResult:
-        private = tmp_path_factory.mktemp("runner")
-        runner = ansible_runner.run(
-            private_data_dir=str(private),
-            playbook=str(playbook),
-            inventory=other_inventory or inventory,
-            extravars=extravars or {},
-            cmdline="--check" if check else None,
-            quiet=True,
-            envvars={
-                "ANSIBLE_NOCOLOR": "1",
-                "ANSIBLE_STDOUT_CALLBACK": "default",
-                "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
-                **playbook_log(),
-            },
-        )
-        stdout = runner.stdout.read() if runner.stdout else ""
-        return PlaybookResult(runner.rc, runner.status, runner.stats or {}, stdout, list(runner.events))
-
-    return run

@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import platform_fixtures
 import pytest
 from awx_job import REPO_ROOT, JobRunner, host_shell, project_files, scenario_platform
 
@@ -124,3 +125,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         for job in ran:
             terminalreporter.write_line(job.summary())
         terminalreporter.write_line(f"total {sum(job.seconds for job in ran):.0f} s")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    platform_fixtures.register(config)  # run_playbook, inventory, test_id: tests/platform_fixtures.py

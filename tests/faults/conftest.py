@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import platform_fixtures
 import pytest
 
 RECOVERY: dict[str, dict[str, Any]] = {}
@@ -31,3 +32,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     target.mkdir(parents=True, exist_ok=True)
     (target / "fault-recovery.json").write_text(json.dumps(RECOVERY, indent=2) + "\n")
     terminalreporter.write_line(f"recorded in {target / 'fault-recovery.json'}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    platform_fixtures.register(config)  # run_playbook, inventory, test_id: tests/platform_fixtures.py

@@ -1,11 +1,10 @@
 """How per-host health results become one report and a troubleshooting plan (filters health_report and
-troubleshoot_plan), and how systemd's words become plain ones."""
+troubleshoot_plan)."""
 
 from __future__ import annotations
 
 from ansible_collections.birtha.mlflow.plugins.filter.health_report import health_report
 from ansible_collections.birtha.mlflow.plugins.filter.troubleshoot_plan import troubleshoot_plan
-from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import UnitState, error_text
 
 GROUPS = {"mlflow_db": ["db"], "mlflow_artifacts": ["s3"], "mlflow_tracking": ["app"]}
 
@@ -92,22 +91,6 @@ def test_plan_for_a_rotated_minio_secret_and_a_missing_bucket():
     results["app"] = host("mlflow", check("mlflow", "s3_credentials", "fail", cause="bucket"))
     plan = troubleshoot_plan(health_report(results, GROUPS), "mlflow_unavailable")
     assert not plan["actions"]["reapply_bucket"] and any("restore.yml" in line for line in plan["plan"])
-
-
-def test_unit_states_in_plain_words():
-    def state(active: str, sub: str, result: str = "success", load: str = "loaded") -> str:
-        return UnitState("mlflow", load, active, sub, result, "3", "").describe()
-
-    assert state("inactive", "dead", load="not-found") == "mlflow is not installed (no such systemd unit)"
-    assert state("failed", "failed", "signal") == "mlflow has failed (killed by a signal)"
-    assert "keeps crashing" in state("activating", "auto-restart", "exit-code")
-    assert state("inactive", "dead") == "mlflow is stopped (inactive/dead)"
-    assert "died (killed by a signal)" in state("deactivating", "stop-sigterm", "signal")
-
-
-def test_error_text_is_one_line_without_sqlalchemy_links():
-    body = b'{"error_code": "X", "message": "refused\\n\\tIs it running?\\n(Background on this error at: https://x/e)"}'
-    assert error_text(body) == "refused Is it running?"
 
 
 def test_a_check_that_could_not_run_is_a_failure_naming_why():

@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.birtha.mlflow.plugins.module_utils import tls_checks as tls
 from ansible_collections.birtha.mlflow.plugins.modules import tls_certificate_check as module
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 NOW = datetime.now(UTC)
 
 
@@ -433,8 +433,10 @@ def test_renew_is_reported_not_refused(pki):
 
 def run_module(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """ansible localhost -m birtha.mlflow.tls_certificate_check, the collection found through ansible.cfg."""
+    # ansible-test units puts an ansible package holding only module_utils on PYTHONPATH for these tests; the ansible
+    # command needs all of it. (ansible-test's ANSIBLE_COLLECTIONS_PATH, when set, finds the collection.)
     env = dict(
-        os.environ,
+        {name: value for name, value in os.environ.items() if name != "PYTHONPATH"},
         ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
         ANSIBLE_CACHE_PLUGIN="memory",
         ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
@@ -463,6 +465,7 @@ def run_module(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         timeout=120,
         check=False,
     )
+    assert completed.stdout, completed.stderr
     output = json.loads(completed.stdout)
     return completed.returncode, output["plays"][0]["tasks"][0]["hosts"]["localhost"]
 

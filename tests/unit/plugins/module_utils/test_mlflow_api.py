@@ -72,3 +72,32 @@ def test_client_env_puts_the_previous_environment_back(monkeypatch):
         assert os.environ["MLFLOW_TRACKING_PASSWORD"] == "s3cret-value"
     assert os.environ["MLFLOW_TRACKING_USERNAME"] == "someone-else"
     assert "MLFLOW_TRACKING_PASSWORD" not in os.environ
+
+
+def test_tags_plan_sets_only_differences_and_purges_only_user_tags():
+    current = {"team": "platform", "old": "x", "mlflow.note.content": "keep"}
+    to_set, to_delete = mlflow_api.plan_tags(current, {"team": "platform", "rank": 1}, purge=True)
+    assert to_set == {"rank": "1"}
+    assert to_delete == ["old"]
+
+
+def test_tags_left_alone_when_not_declared():
+    assert mlflow_api.plan_tags({"a": "1"}, None, purge=True) == ({}, [])
+
+
+class Page(list):
+    def __init__(self, items, token):
+        super().__init__(items)
+        self.token = token
+
+
+def test_paging_follows_tokens_and_stops_at_the_limit():
+    pages = {None: Page([1, 2], "t1"), "t1": Page([3, 4], "t2"), "t2": Page([5], None)}
+    assert mlflow_api.collect_pages(lambda token: pages[token]) == [1, 2, 3, 4, 5]
+    assert mlflow_api.collect_pages(lambda token: pages[token], limit=3) == [1, 2, 3]
+
+
+def test_filter_values_refuse_quotes_mlflow_cannot_escape():
+    assert mlflow_api.quote_filter_value("a b") == "'a b'"
+    with pytest.raises(ValueError, match="single quote"):
+        mlflow_api.quote_filter_value("it's")
