@@ -338,7 +338,7 @@ def collect_unit(
         collection.skipped.append({"unit": unit, "reason": f"journalctl failed: {exc}"})
         return
     member = unit_member(params["host"], unit)
-    text, masks, data = add_member(collection, member, "".join(lines), redactor)
+    _text, masks, data = add_member(collection, member, "".join(lines), redactor)
     collection.units.append(
         {
             "unit": unit,
