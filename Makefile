@@ -5,7 +5,7 @@ export CONTAINERS_CONF := $(CURDIR)/containers.conf
 export PATH := $(CURDIR)/.venv/bin:$(PATH):/usr/local/go/bin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help platform-up platform-harden platform-down deps package-gap lint sanity unit molecule test bench build ee clean
+.PHONY: help platform-up platform-harden platform-down deps package-gap lint sanity unit importer molecule test bench build ee clean
 
 help:
 	@echo "make platform-up    deploy the whole MLflow platform into a local sandbox host"
@@ -49,7 +49,11 @@ unit: deps
 molecule: deps
 	@scripts/molecule.sh "default backup_restore" "security faults"
 
-test: lint sanity unit molecule
+# The built tarball as Galaxy's import checks it (galaxy-importer, in a virtualenv of its own).
+importer: deps
+	@scripts/galaxy-importer.sh
+
+test: lint sanity unit importer molecule
 
 # Side-by-side measurements against the runbook's procedures on the sandbox (make platform-up first); not a test.
 bench:
