@@ -257,12 +257,12 @@ import json
 import os
 import socket
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import write_atomic
+from ansible_collections.birtha.mlflow.plugins.module_utils.metric_findings import evaluate
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     client_connections,
     database_sizes,
@@ -270,11 +270,9 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
     mlflow_counts,
     server_setting,
 )
-from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import disk_usage, human_bytes, percent
+from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import disk_usage, percent
 from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PSYCOPG2_IMPORT_ERROR, connect, psycopg2
-
-METRIC_PREFIX = "birtha_mlflow_"
-TEXTFILE_MODE = 0o644
+from ansible_collections.birtha.mlflow.plugins.module_utils.prometheus import render_prometheus, write_textfile
 
 
 class McError(Exception):
@@ -493,258 +491,6 @@ def measure_minio(module: AnsibleModule, metrics: dict[str, Any]) -> None:
 
 def add_problem(metrics: dict[str, Any], check: str, detail: str) -> None:
     metrics.setdefault("problems", []).append({"check": check, "detail": detail})
-
-
-def finding(tier: str, check: str, warn: bool, detail: str, **extra: Any) -> dict[str, Any]:
-    return {"tier": tier, "check": check, "status": "warn" if warn else "ok", **extra, "detail": detail}
-
-
-def level_set(level: float | None) -> bool:
-    return bool(level) and level > 0
-
-
-def disk_findings(tier: str, disks: list[dict[str, Any]], level: float | None) -> list[dict[str, Any]]:
-    findings = []
-    for disk in disks:
-        path = disk["path"]
-        if not disk.get("exists"):
-            findings.append(finding(tier, "data_dir", True, f"data directory {path} does not exist", subject=path))
-            continue
-        if not level_set(level):
-            continue
-        used = disk["used_percent"]
-        state = "at or above" if used >= level else "below"
-        findings.append(
-            finding(
-                tier,
-                "disk",
-                used >= level,
-                f"filesystem {disk['mount']} of {path} is {used}% full ({human_bytes(disk['free_bytes'])} free), "
-                f"{state} the warning level of {level:g}%",
-                subject=path,
-                value=used,
-                threshold=level,
-            )
-        )
-    return findings
-
-
-def connection_findings(tier: str, connections: dict[str, Any] | None, level: float | None) -> list[dict[str, Any]]:
-    if not connections or not level_set(level):
-        return []
-    used = connections["used_percent"]
-    state = "at or above" if used >= level else "below"
-    return [
-        finding(
-            tier,
-            "connections",
-            used >= level,
-            f"{connections['total']} of {connections['max']} connections in use ({used}%), {state} the warning "
-            f"level of {level:g}%",
-            value=used,
-            threshold=level,
-        )
-    ]
-
-
-def size_findings(tier: str, check: str, kind: str, sizes: dict[str, int], level: int | None) -> list[dict[str, Any]]:
-    if not level_set(level):
-        return []
-    findings = []
-    for name, size in sorted(sizes.items()):
-        state = "above" if size > level else "within"
-        findings.append(
-            finding(
-                tier,
-                check,
-                size > level,
-                f"{kind} {name} is {human_bytes(size)}, {state} the warning level of {human_bytes(level)}",
-                subject=name,
-                value=size,
-                threshold=level,
-            )
-        )
-    return findings
-
-
-def evaluate(metrics: dict[str, Any], thresholds: dict[str, Any]) -> list[dict[str, Any]]:
-    """Findings of one tier's metrics: what could not be measured first, then each check against its level."""
-    tier = metrics["tier"]
-    findings = [finding(tier, problem["check"], True, problem["detail"]) for problem in metrics.get("problems", [])]
-    findings += disk_findings(tier, metrics.get("disks", []), thresholds.get("disk_used_percent"))
-    findings += connection_findings(tier, metrics.get("connections"), thresholds.get("connections_used_percent"))
-    findings += size_findings(
-        tier, "database_size", "database", metrics.get("databases", {}), thresholds.get("database_size_bytes")
-    )
-    bucket_sizes = {name: usage["size_bytes"] for name, usage in metrics.get("buckets", {}).items()}
-    findings += size_findings(tier, "bucket_size", "bucket", bucket_sizes, thresholds.get("bucket_size_bytes"))
-    return findings
-
-
-# --- Prometheus --------------------------------------------------------------------------------------------------
-
-
-def escape_label_value(value: str) -> str:
-    """Label values escape backslash, double quote and line feed (the text exposition format)."""
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def format_value(value: float) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int) or float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))
-
-
-def sample_line(name: str, labels: dict[str, str], value: float) -> str:
-    rendered = ",".join(f'{key}="{escape_label_value(text)}"' for key, text in labels.items())
-    return f"{name}{{{rendered}}} {format_value(value)}" if rendered else f"{name} {format_value(value)}"
-
-
-Samples = list[tuple[dict[str, str], float]]
-
-# name (without prefix), help, function metrics -> [(extra labels, value)]
-FAMILIES: list[tuple[str, str, Callable[[dict[str, Any]], Samples]]] = [
-    (
-        "up",
-        "Whether the service answered the measurement (1) or not (0).",
-        lambda m: [({"service": service}, bool(up)) for service, up in sorted(m.get("up", {}).items())],
-    ),
-    (
-        "warnings",
-        "Findings at or above their warning level, or measurements that failed.",
-        lambda m: [({}, m.get("warnings_count", 0))],
-    ),
-    (
-        "database_size_bytes",
-        "Size of the database on disk (pg_database_size).",
-        lambda m: [({"database": name}, size) for name, size in sorted(m.get("databases", {}).items())],
-    ),
-    (
-        "table_size_bytes",
-        "Size of one of MLflow's largest tables, indexes and TOAST included (pg_total_relation_size).",
-        lambda m: [
-            ({"database": m.get("mlflow_database", ""), "table": f"{t['schema']}.{t['table']}"}, t["total_bytes"])
-            for t in m.get("tables", [])
-        ],
-    ),
-    (
-        "table_rows_estimate",
-        "The planner's row estimate of one of MLflow's largest tables (reltuples).",
-        lambda m: [
-            ({"database": m.get("mlflow_database", ""), "table": f"{t['schema']}.{t['table']}"}, t["rows_estimate"])
-            for t in m.get("tables", [])
-            if t.get("rows_estimate") is not None
-        ],
-    ),
-    (
-        "connections",
-        "Client connections to PostgreSQL by state.",
-        lambda m: [({"state": s}, n) for s, n in sorted(m.get("connections", {}).get("by_state", {}).items())],
-    ),
-    (
-        "connections_max",
-        "PostgreSQL's max_connections.",
-        lambda m: [({}, m["connections"]["max"])] if "connections" in m else [],
-    ),
-    (
-        "experiments",
-        "MLflow experiments by lifecycle stage.",
-        lambda m: lifecycle_samples(m, "experiments"),
-    ),
-    (
-        "runs",
-        "MLflow runs by lifecycle stage.",
-        lambda m: lifecycle_samples(m, "runs"),
-    ),
-    (
-        "registered_models",
-        "MLflow registered models.",
-        lambda m: (
-            [({"database": m.get("mlflow_database", "")}, m["mlflow"]["registered_models"])] if "mlflow" in m else []
-        ),
-    ),
-    (
-        "model_versions",
-        "MLflow model versions (MLflow's internally deleted ones left out).",
-        lambda m: (
-            [({"database": m.get("mlflow_database", "")}, m["mlflow"]["model_versions"]["total"])]
-            if "mlflow" in m
-            else []
-        ),
-    ),
-    (
-        "bucket_size_bytes",
-        "Bytes stored in the bucket (mc du).",
-        lambda m: [({"bucket": b}, u["size_bytes"]) for b, u in sorted(m.get("buckets", {}).items())],
-    ),
-    (
-        "bucket_objects",
-        "Objects stored in the bucket (mc du).",
-        lambda m: [({"bucket": b}, u["objects"]) for b, u in sorted(m.get("buckets", {}).items())],
-    ),
-    (
-        "filesystem_size_bytes",
-        "Size of the filesystem holding the data directory.",
-        lambda m: disk_samples(m, "total_bytes"),
-    ),
-    (
-        "filesystem_used_bytes",
-        "Bytes used on the filesystem holding the data directory.",
-        lambda m: disk_samples(m, "used_bytes"),
-    ),
-    (
-        "filesystem_free_bytes",
-        "Bytes a non-root user may still write on the filesystem holding the data directory.",
-        lambda m: disk_samples(m, "free_bytes"),
-    ),
-]
-
-
-def lifecycle_samples(metrics: dict[str, Any], kind: str) -> Samples:
-    if "mlflow" not in metrics:
-        return []
-    counts = metrics["mlflow"][kind]
-    database = metrics.get("mlflow_database", "")
-    return [({"database": database, "lifecycle_stage": stage}, counts[stage]) for stage in ("active", "deleted")]
-
-
-def disk_samples(metrics: dict[str, Any], key: str) -> Samples:
-    return [({"path": d["path"]}, d[key]) for d in metrics.get("disks", []) if d.get("exists")]
-
-
-def render_prometheus(metrics: dict[str, Any]) -> str:
-    """The metrics in Prometheus' text exposition format: HELP and TYPE per family, host and tier on each sample."""
-    base = {"host": str(metrics.get("host", "")), "tier": str(metrics["tier"])}
-    lines: list[str] = []
-    for suffix, text, samples_of in FAMILIES:
-        samples = samples_of(metrics)
-        if not samples:
-            continue
-        name = METRIC_PREFIX + suffix
-        lines.append(f"# HELP {name} {escape_help(text)}")
-        lines.append(f"# TYPE {name} gauge")
-        lines.extend(sample_line(name, {**base, **labels}, value) for labels, value in samples)
-    return "\n".join(lines) + "\n"
-
-
-def write_textfile(path: str, content: str, check_mode: bool) -> dict[str, Any]:
-    """Write content to path atomically (temporary file in the same directory, then rename), mode 0644, only
-    when it differs. In check mode, only say whether it would change."""
-    try:
-        with open(path, encoding="utf-8") as existing:
-            changed = existing.read() != content
-    except FileNotFoundError:
-        changed = True
-    if not changed or check_mode:
-        return {"path": path, "changed": changed, "written": False}
-    write_atomic(path, content, TEXTFILE_MODE)
-    return {"path": path, "changed": True, "written": True}
 
 
 # --- module ------------------------------------------------------------------------------------------------------

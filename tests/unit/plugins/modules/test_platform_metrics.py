@@ -8,16 +8,17 @@ import stat
 
 import pytest
 
-from ansible_collections.birtha.mlflow.plugins.modules.platform_metrics import (
-    McError,
-    disk_usage,
+from ansible_collections.birtha.mlflow.plugins.module_utils.metric_findings import evaluate
+from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import disk_usage, human_bytes
+from ansible_collections.birtha.mlflow.plugins.module_utils.prometheus import (
     escape_label_value,
-    evaluate,
-    human_bytes,
-    parse_mc_du,
-    parse_mc_ls_buckets,
     render_prometheus,
     write_textfile,
+)
+from ansible_collections.birtha.mlflow.plugins.modules.platform_metrics import (
+    McError,
+    parse_mc_du,
+    parse_mc_ls_buckets,
 )
 
 THRESHOLDS = {"disk_used_percent": 85, "connections_used_percent": 80, "database_size_bytes": 0, "bucket_size_bytes": 0}
