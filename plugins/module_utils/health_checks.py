@@ -1,0 +1,383 @@
+# Copyright: Birtha platform team
+# Apache License 2.0 (see LICENSE)
+"""The health checks of each tier (PostgreSQL, MinIO, MLflow) on the host that runs them, for platform_health."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import shutil
+import socket
+import uuid
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.birtha.mlflow.plugins.module_utils.pg_clusters import parse_clusters
+from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import (
+    FAIL,
+    OK,
+    SKIP,
+    WARN,
+    Check,
+    disk_check,
+    error_text,
+    one_line,
+    read_env_file,
+    service_check,
+    unit_state,
+)
+from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import BOTO3_IMPORT_ERROR, new_s3_client
+from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_verify
+
+FIX_MLFLOW = "ansible-playbook playbooks/troubleshoot_mlflow_unavailable.yml"
+FIX_DATABASE = "ansible-playbook playbooks/troubleshoot_database_connection.yml (or emergency_outage.yml)"
+FIX_ARTIFACTS = "ansible-playbook playbooks/troubleshoot_artifact_storage.yml"
+FIX_USAGE = "ansible-playbook playbooks/troubleshoot_database_usage.yml"
+ARTIFACT_PREFIX = "birtha-health"
+
+
+# --- HTTP ------------------------------------------------------------------------------------------------------
+
+
+def http_request(
+    url: str,
+    timeout: int,
+    method: str = "GET",
+    data: bytes | None = None,
+    username: str | None = None,
+    password: str | None = None,
+) -> tuple[int, bytes]:
+    """(status, body); status 0 with the reason as body when nothing answered."""
+    headers = {"Content-Type": "application/json"} if data is not None and method == "POST" else {}
+    try:
+        response = open_url(
+            url,
+            method=method,
+            data=data,
+            headers=headers,
+            timeout=timeout,
+            url_username=username,
+            url_password=password,
+            force_basic_auth=bool(username),
+        )
+        return response.status, response.read()
+    except HTTPError as error:
+        return error.code, error.read() or str(error.reason).encode()
+    except (TimeoutError, URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return 0, str(reason).encode()
+
+
+def endpoint_check(tier: str, name: str, url: str, timeout: int, fix: str) -> Check:
+    status, body = http_request(url, timeout)
+    if status == 200:
+        return Check(tier, name, OK, f"{url} answered 200", "", {"http_status": status})
+    if status == 0:
+        detail = f"{url} does not answer ({error_text(body)})"
+    else:
+        detail = f"{url} answered {status}: {error_text(body) or 'no detail'}"
+    return Check(tier, name, FAIL, detail, fix, {"http_status": status})
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------------------------
+
+
+def discover_clusters(module: AnsibleModule) -> list[dict[str, Any]] | None:
+    """Debian's clusters (pg_lsclusters); None when PostgreSQL is not installed."""
+    tool = shutil.which("pg_lsclusters")
+    if tool is None:
+        return None
+    rc, out, _err = module.run_command([tool, "--no-header"])
+    return parse_clusters(out) if rc == 0 else []
+
+
+def psql(module: AnsibleModule, cluster: dict[str, Any], database: str, query: str, timeout: int) -> tuple[int, str]:
+    """Run query with psql as the cluster's owner over the local socket: (rc, output or error)."""
+    command = ["runuser", "-u", cluster["owner"], "--", "psql", "-XAtq", "-v", "ON_ERROR_STOP=1"]
+    command += ["-p", str(cluster["port"]), "-d", database, "-F", ",", "-c", query]
+    rc, out, err = module.run_command(command, environ_update={"PGCONNECT_TIMEOUT": str(timeout)})
+    return rc, (out if rc == 0 else err or out).strip()
+
+
+def connections_check(module: AnsibleModule, cluster: dict[str, Any], params: dict[str, Any]) -> Check:
+    query = (
+        "SELECT count(*) FILTER (WHERE backend_type = 'client backend'),"
+        " current_setting('max_connections')::int,"
+        " count(*) FILTER (WHERE state = 'idle in transaction')"
+        " FROM pg_stat_activity"
+    )
+    rc, out = psql(module, cluster, "postgres", query, params["timeout"])
+    if rc != 0:
+        return Check("postgres", "connections", FAIL, f"could not count connections: {out}", FIX_DATABASE)
+    try:
+        used, limit, idle_in_tx = (int(value) for value in out.split(","))
+    except ValueError:
+        detail = f"unexpected answer from pg_stat_activity: {out[:200]}"
+        return Check("postgres", "connections", FAIL, detail, FIX_DATABASE)
+    percent = round(100 * used / limit, 1) if limit else 0.0
+    data = {"connections": used, "max_connections": limit, "idle_in_transaction": idle_in_tx, "percent": percent}
+    detail = f"{used} of max_connections {limit} in use ({percent}%), {idle_in_tx} idle in transaction"
+    if percent >= params["connections_warn_percent"]:
+        return Check("postgres", "connections", WARN, detail, FIX_USAGE, data)
+    return Check("postgres", "connections", OK, detail, "", data)
+
+
+def postgres_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list[Check], str]:
+    clusters = discover_clusters(module)
+    if clusters is None:
+        missing = "PostgreSQL is not installed on this host (no pg_lsclusters)"
+        return [
+            Check("postgres", "service", FAIL, missing, "deploy it: ansible-playbook playbooks/platform_up.yml")
+        ], ""
+    cluster = next((c for c in clusters if c["port"] == params["port"]), None)
+    if cluster is None:
+        found = ", ".join(f"{c['version']}/{c['name']} on {c['port']}" for c in clusters) or "none"
+        detail = f"no PostgreSQL cluster listens on port {params['port']} (clusters: {found})"
+        return [Check("postgres", "service", FAIL, detail, FIX_DATABASE)], ""
+    unit = params["service"] or f"postgresql@{cluster['version']}-{cluster['name']}"
+    state = unit_state(module.run_command, unit)
+    checks = [service_check("postgres", state, FIX_DATABASE)]
+    rc, out, err = module.run_command(["pg_isready", "-p", str(params["port"]), "-t", str(params["timeout"])])
+    answering = rc == 0
+    # rc 1 is "rejecting connections" (starting up or recovering), 2 "no response", 3 "no attempt".
+    status = OK if answering else FAIL
+    fix = "" if answering else FIX_DATABASE
+    checks.append(Check("postgres", "pg_isready", status, (out or err).strip(), fix, {"rc": rc}))
+    if answering:
+        rc, out = psql(module, cluster, params["database"], "SELECT 1", params["timeout"])
+        ok = rc == 0 and out == "1"
+        detail = (
+            f"SELECT 1 in {params['database']} answered" if ok else f"SELECT 1 in {params['database']} failed: {out}"
+        )
+        checks.append(Check("postgres", "select_1", OK if ok else FAIL, detail, "" if ok else FIX_DATABASE))
+        checks.append(connections_check(module, cluster, params))
+    else:
+        checks.append(Check("postgres", "select_1", SKIP, "PostgreSQL does not accept connections"))
+        checks.append(Check("postgres", "connections", SKIP, "PostgreSQL does not accept connections"))
+    checks += disks("postgres", [cluster["data_dir"], *params["data_dirs"]], params)
+    return checks, unit if state.installed else ""
+
+
+# --- MinIO -----------------------------------------------------------------------------------------------------
+
+
+def minio_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list[Check], str]:
+    unit = params["service"] or "minio"
+    state = unit_state(module.run_command, unit)
+    checks = [service_check("minio", state, FIX_ARTIFACTS)]
+    base = (params["url"] or "http://127.0.0.1:9000").rstrip("/")
+    checks.append(endpoint_check("minio", "live", f"{base}/minio/health/live", params["timeout"], FIX_ARTIFACTS))
+    checks.append(endpoint_check("minio", "ready", f"{base}/minio/health/ready", params["timeout"], FIX_ARTIFACTS))
+    if params["cluster"]:
+        cluster = endpoint_check("minio", "cluster", f"{base}/minio/health/cluster", params["timeout"], FIX_ARTIFACTS)
+        if cluster.status == FAIL and cluster.data.get("http_status") == 503:
+            cluster.detail += " (no write quorum: too many drives or nodes are down)"
+        checks.append(cluster)
+    else:
+        checks.append(
+            Check("minio", "cluster", SKIP, "single-node MinIO (cluster health applies to distributed setups)")
+        )
+    checks += disks("minio", params["data_dirs"], params)
+    return checks, unit if state.installed else ""
+
+
+# --- MLflow ----------------------------------------------------------------------------------------------------
+
+
+def api_check(base: str, params: dict[str, Any]) -> Check:
+    """An authenticated search: MLflow answers it from its database, unlike /health."""
+    url = f"{base}/api/2.0/mlflow/experiments/search"
+    body = json.dumps({"max_results": 1}).encode()
+    status, answer = http_request(url, params["timeout"], "POST", body, params["username"], params["password"])
+    if status == 200:
+        return Check("mlflow", "api", OK, "an authenticated experiment search answered (MLflow reaches its database)")
+    if status == 401:
+        detail = f"MLflow rejects the credentials of user {params['username'] or '(none)'} (401)"
+        return Check(
+            "mlflow", "api", FAIL, detail, "check mlflow_server_admin_password in the inventory", {"http_status": 401}
+        )
+    reason = error_text(answer) or "no detail"
+    detail = f"an authenticated experiment search failed ({status or 'no answer'}): {reason}"
+    return Check("mlflow", "api", FAIL, detail, f"{FIX_DATABASE}; then {FIX_MLFLOW}", {"http_status": status})
+
+
+def artifact_check(base: str, params: dict[str, Any], check_mode: bool) -> Check:
+    """Write, read back and delete one object through MLflow's artifact proxy (MLflow to MinIO and back)."""
+    if check_mode:
+        return Check("mlflow", "artifacts", SKIP, "check mode writes nothing")
+    path = f"{ARTIFACT_PREFIX}/{socket.gethostname()}-{uuid.uuid4().hex}.txt"
+    url = f"{base}/api/2.0/mlflow-artifacts/artifacts/{path}"
+    payload = f"birtha health check {uuid.uuid4().hex}".encode()
+    auth = (params["username"], params["password"])
+    steps = (("write", "PUT", payload), ("read back", "GET", None), ("delete", "DELETE", None))
+    for step, method, data in steps:
+        status, body = http_request(url, params["timeout"], method, data, *auth)
+        if status != 200:
+            answer = f"{status or 'no answer'}: {error_text(body)}"
+            detail = f"MLflow could not {step} an artifact in the artifact store ({answer})"
+            return Check("mlflow", "artifacts", FAIL, detail, FIX_ARTIFACTS, {"http_status": status, "step": step})
+        if step == "read back" and body != payload:
+            return Check(
+                "mlflow", "artifacts", FAIL, "the artifact read back differs from what was written", FIX_ARTIFACTS
+            )
+    return Check(
+        "mlflow", "artifacts", OK, f"artifact written, read back and deleted through MLflow ({ARTIFACT_PREFIX}/)"
+    )
+
+
+def tls_parameters(query: str) -> dict[str, str]:
+    """The libpq TLS settings in a database URI's query string."""
+    return {key: value for key, value in parse_qsl(query) if key in ("sslmode", "sslrootcert")}
+
+
+def database_uri_check(name: str, uri: str, source: str, timeout: int) -> Check:
+    """Whether PostgreSQL accepts the credentials in one of MLflow's database URIs."""
+    try:
+        import psycopg2
+    except ImportError:
+        return Check("mlflow", name, SKIP, "psycopg2 is not available to this Python (use MLflow's virtualenv)")
+    parts = urlsplit(uri)
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        return Check("mlflow", name, FAIL, f"the database URI in {source} has an invalid port", FIX_DATABASE)
+    target = f"{parts.hostname}:{port}/{parts.path.lstrip('/')}"
+    try:
+        connection = psycopg2.connect(
+            host=parts.hostname,
+            port=port,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            dbname=parts.path.lstrip("/"),
+            connect_timeout=timeout,
+            # sslmode and sslrootcert, as MLflow connects (TLS: verify-full against the platform CA).
+            **tls_parameters(parts.query),
+        )
+        connection.close()
+    except psycopg2.OperationalError as error:
+        message = one_line(str(error))
+        if "password authentication failed" in message or "no pg_hba.conf entry" in message:
+            cause = "credentials"
+            detail = f"PostgreSQL rejects the credentials in {source} ({target}): {message}"
+        else:
+            cause = "unreachable"
+            detail = f"MLflow's database {target} (from {source}) cannot be reached: {message}"
+        return Check("mlflow", name, FAIL, detail, FIX_DATABASE, {"target": target, "cause": cause})
+    return Check(
+        "mlflow", name, OK, f"PostgreSQL accepts the credentials in {source} ({target})", "", {"target": target}
+    )
+
+
+def s3_credentials_check(env: dict[str, str], source: str, bucket: str | None, timeout: int) -> Check:
+    """Whether MinIO accepts MLflow's S3 keys for the artifact bucket."""
+    if not bucket:
+        return Check("mlflow", "s3_credentials", SKIP, "no s3_bucket given")
+    if BOTO3_IMPORT_ERROR:
+        return Check(
+            "mlflow", "s3_credentials", SKIP, "boto3 is not available to this Python (use MLflow's virtualenv)"
+        )
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    endpoint = env.get("MLFLOW_S3_ENDPOINT_URL", "")
+    client = new_s3_client(
+        endpoint,
+        env.get("AWS_ACCESS_KEY_ID"),
+        env.get("AWS_SECRET_ACCESS_KEY"),
+        region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        # As MLflow itself reaches the store: AWS_CA_BUNDLE from its environment file, boto3's own addressing.
+        verify=tls_verify(env.get("AWS_CA_BUNDLE"), True),
+        timeout=timeout,
+        attempts=1,
+        path_style=False,
+    )
+    where = f"bucket {bucket} at {endpoint or 'AWS'}"
+    try:
+        client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"):
+            cause = "credentials"
+            detail = f"MinIO rejects MLflow's S3 credentials (AWS_* in {source}) for {where}: {code}"
+        elif code in ("NoSuchBucket", "404"):
+            cause = "bucket"
+            detail = f"the artifact {where} does not exist"
+        else:
+            cause = "refused"
+            detail = f"MinIO refused MLflow's request to {where}: {code} {one_line(str(error))}"
+        return Check("mlflow", "s3_credentials", FAIL, detail, FIX_ARTIFACTS, {"code": code, "cause": cause})
+    except BotoCoreError as error:
+        detail = f"MinIO cannot be reached for {where}: {one_line(str(error))}"
+        return Check("mlflow", "s3_credentials", FAIL, detail, FIX_ARTIFACTS, {"cause": "unreachable"})
+    return Check("mlflow", "s3_credentials", OK, f"MinIO accepts MLflow's S3 credentials for {where}")
+
+
+def credential_checks(params: dict[str, Any]) -> list[Check]:
+    """Database and S3 credentials as MLflow's own files hold them (what MLflow actually uses)."""
+    env_file = params["env_file"]
+    try:
+        env = read_env_file(env_file)
+    except OSError as error:
+        reason = f"cannot read {env_file}: {error.strerror} (MLflow not installed here, or run without become)"
+        return [Check("mlflow", name, SKIP, reason) for name in ("db_credentials", "s3_credentials")]
+    checks = []
+    backend = env.get("MLFLOW_BACKEND_STORE_URI", "")
+    if backend.startswith("postgresql"):
+        checks.append(
+            database_uri_check("db_credentials", backend, f"MLFLOW_BACKEND_STORE_URI in {env_file}", params["timeout"])
+        )
+    else:
+        checks.append(Check("mlflow", "db_credentials", SKIP, f"no PostgreSQL backend store URI in {env_file}"))
+    auth_uri = auth_database_uri(params["auth_config"])
+    if auth_uri.startswith("postgresql"):
+        source = f"database_uri in {params['auth_config']}"
+        checks.append(database_uri_check("auth_db_credentials", auth_uri, source, params["timeout"]))
+    checks.append(s3_credentials_check(env, env_file, params["s3_bucket"], params["timeout"]))
+    return checks
+
+
+def auth_database_uri(path: str) -> str:
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error:
+        return ""
+    return parser.get("mlflow", "database_uri", fallback="")
+
+
+def mlflow_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list[Check], str]:
+    unit = params["service"] or "mlflow"
+    state = unit_state(module.run_command, unit)
+    checks = [service_check("mlflow", state, FIX_MLFLOW)]
+    base = (params["url"] or "http://127.0.0.1:5000").rstrip("/")
+    health = endpoint_check("mlflow", "health", f"{base}/health", params["timeout"], FIX_MLFLOW)
+    checks.append(health)
+    if health.status == OK:
+        api = api_check(base, params)
+        checks.append(api)
+        if not params["artifact_check"]:
+            checks.append(Check("mlflow", "artifacts", SKIP, "artifact_check is off"))
+        elif api.status == OK:
+            checks.append(artifact_check(base, params, module.check_mode))
+        else:
+            # Every artifact request is authenticated too; its failure would only repeat the api check's.
+            checks.append(Check("mlflow", "artifacts", SKIP, "MLflow does not answer authenticated requests (see api)"))
+    else:
+        checks += [Check("mlflow", name, SKIP, "MLflow does not answer /health") for name in ("api", "artifacts")]
+    checks += credential_checks(params)
+    checks += disks("mlflow", params["data_dirs"], params)
+    return checks, unit if state.installed else ""
+
+
+# --- common ----------------------------------------------------------------------------------------------------
+
+
+def disks(tier: str, paths: list[str], params: dict[str, Any]) -> list[Check]:
+    unique = list(dict.fromkeys(p for p in paths if p))
+    return [disk_check(tier, path, params["disk_warn_percent"], params["disk_fail_percent"]) for path in unique]
+
+
+TIERS = {"postgres": postgres_checks, "minio": minio_checks, "mlflow": mlflow_checks}
