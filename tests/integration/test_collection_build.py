@@ -95,7 +95,7 @@ def copy_bundled(names: list[str], collections: Path) -> dict[str, str]:
 
 def free_ports(count: int) -> list[int]:
     with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        sockets = [stack.enter_context(socket.socket()) for _socket in range(count)]
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
         return [sock.getsockname()[1] for sock in sockets]
@@ -157,7 +157,7 @@ def playbooks(names: list[str]) -> list[str]:
 
 
 def test_tarball_holds_what_users_run_and_none_of_the_repositorys_tooling(built):
-    _, names = built
+    _tarball, names = built
     assert {name.split("/")[0] for name in names} == TOP_LEVEL
     assert "roles/mlflow_server/meta/argument_specs.yml" in names
     assert "plugins/modules/mlflow_platform_probe.py" in names
@@ -271,7 +271,7 @@ def test_install_resolves_the_dependencies_from_the_collections_path(installed, 
 
 
 def test_every_playbook_resolves_by_fqcn(built, installed):
-    collections, home, _ = installed
+    collections, home, _log = installed
     names = playbooks(built[1])
     inventory = home / "hosts.yml"
     inventory.write_text(
@@ -326,7 +326,7 @@ def validate_inventory(path: Path, ports: dict[str, int]) -> Path:
 
 
 def run_validate(installed, tmp_path: Path, ports: dict[str, int]) -> subprocess.CompletedProcess[str]:
-    collections, home, _ = installed
+    collections, home, _log = installed
     inventory = validate_inventory(tmp_path, ports)
     return run(
         [str(BIN / "ansible-playbook"), "-i", str(inventory), "birtha.mlflow.validate"],
@@ -367,7 +367,7 @@ def test_validate_stops_on_a_port_another_program_holds(installed, tmp_path):
 
 def test_every_plugin_documents_itself_from_the_installed_copy(built, installed):
     """ansible-doc is the manual: every plugin's documentation must render from the installed copy."""
-    collections, home, _ = installed
+    collections, home, _log = installed
     for plugin_type, name in documented_plugins(built[1]):
         doc = run(
             [str(BIN / "ansible-doc"), "-t", plugin_type, f"birtha.mlflow.{name}"],
@@ -380,7 +380,7 @@ def test_every_plugin_documents_itself_from_the_installed_copy(built, installed)
 
 def test_an_installed_collection_never_writes_into_itself(installed, tmp_path):
     """The health report goes to the controller's data directory."""
-    collections, _, _ = installed
+    collections, _home, _log = installed
     home = tmp_path / "home"
     home.mkdir()
     empty = tmp_path / "empty.yml"
