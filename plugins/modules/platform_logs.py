@@ -10,8 +10,8 @@ module: platform_logs
 short_description: Collect service journals and log files from one host into a redacted tar.gz
 version_added: 0.4.0
 description:
-  - For each unit in O(units), runs C(journalctl -u <unit> --since <since> --until <until> -o short-iso --utc
-    --no-pager) and keeps the newest O(max_lines) lines of the window. Units that are not installed on the host
+  - For each unit in O(units), runs C(journalctl -u <unit> --since <since> --until <until> --lines <max_lines + 1>
+    -o short-iso --utc --no-pager) and keeps the newest O(max_lines) lines of the window. Units that are not installed on the host
     (systemd reports them C(not-found)) are skipped and reported, not an error.
   - For each path or glob pattern in O(files), reads the last O(max_bytes) of every matching regular file (from the
     first whole line on). Patterns that match nothing, directories, unreadable and compressed (rotated) files are
@@ -118,7 +118,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 units:
-  description: Per collected unit, its member in the archive, lines kept, lines in the window, masks applied.
+  description:
+    - Per collected unit, its member in the archive, lines kept, lines read from the window, masks applied.
+    - C(lines_in_window) counts at most O(max_lines) + 1 lines (journalctl is asked for no more); C(truncated) says
+      the window held more than was kept.
   returned: always
   type: list
   elements: dict
@@ -232,9 +235,25 @@ def file_member(host: str, path: str) -> str:
     return f"{host}/files/{os.path.normpath(path).lstrip('/')}"
 
 
-def journal_command(journalctl: str, unit: str, since: str, until: str) -> list[str]:
-    """journalctl for one unit and the window, UTC ISO times, no pager, no "-- No entries --" line."""
-    return [journalctl, "-u", unit, "--since", since, "--until", until, "-o", "short-iso", "--utc", "--no-pager", "-q"]
+def journal_command(journalctl: str, unit: str, since: str, until: str, max_lines: int) -> list[str]:
+    """journalctl for one unit and the window, UTC ISO times, no pager, no "-- No entries --" line; only the newest
+    max_lines + 1 entries of the window, so the output read stays bounded and one line more says it was cut."""
+    return [
+        journalctl,
+        "-u",
+        unit,
+        "--since",
+        since,
+        "--until",
+        until,
+        "--lines",
+        str(max_lines + 1),
+        "-o",
+        "short-iso",
+        "--utc",
+        "--no-pager",
+        "-q",
+    ]
 
 
 def tail_lines(lines: Any, max_lines: int) -> tuple[list[str], int]:
@@ -301,8 +320,8 @@ def add_member(collection: Collection, member: str, text: str, redactor: Redacto
 def read_journal(run_command: Any, command: list[str], max_lines: int) -> tuple[list[str], int]:
     """Run journalctl, keep the newest max_lines lines; raise WindowError when it refuses the window.
 
-    run_command holds the whole output in memory while it runs: the window's size bounds that, max_lines only
-    what is kept."""
+    run_command holds the whole output in memory; journal_command asks journalctl for max_lines + 1 lines at most, which
+    bounds it."""
     rc, out, err = run_command(
         command,
         environ_update={"SYSTEMD_COLORS": "0", "LC_ALL": "C.UTF-8"},
@@ -331,7 +350,7 @@ def collect_unit(
     if state == "not-found":
         collection.skipped.append({"unit": unit, "reason": "not installed"})
         return
-    command = journal_command(tools["journalctl"], unit, params["since"], params["until"])
+    command = journal_command(tools["journalctl"], unit, params["since"], params["until"], params["max_lines"])
     try:
         lines, total = read_journal(run_command, command, params["max_lines"])
     except RuntimeError as exc:

@@ -46,8 +46,10 @@ def test_member_names_stay_under_the_hosts_directory():
 
 
 def test_journal_command_passes_the_window_as_arguments():
-    command = logs.journal_command("/bin/journalctl", "mlflow", "1 hour ago", "now")
+    command = logs.journal_command("/bin/journalctl", "mlflow", "1 hour ago", "now", 100)
     assert command[:3] == ["/bin/journalctl", "-u", "mlflow"]
+    # One line more than is kept: the output read stays bounded, and a window that held more shows as truncated.
+    assert command[command.index("--lines") + 1] == "101"
     assert command[command.index("--since") + 1] == "1 hour ago"
     assert command[command.index("--until") + 1] == "now"
     assert {"-o", "short-iso", "--utc", "--no-pager", "-q"} <= set(command)
