@@ -24,9 +24,10 @@ BACKUP_TASKS = (
     "Dump the databases from one snapshot each, with their row counts and checksums",
     "Snapshot the bucket through the S3 API",
 )
+# The restore tasks verify and restore share (roles/*_backup/tasks/restore_and_compare.yml).
 RESTORE_TASKS = (
-    "Restore each database into a scratch database and compare it with the manifest",
-    "Restore the artifacts into a scratch prefix, compare them with the manifest, delete them",
+    "Restore each database into a new one and compare it with the manifest (nothing is swapped here)",
+    "Restore the artifacts, each compared with the manifest (a scratch prefix, deleted after, when verifying)",
 )
 
 

@@ -36,11 +36,18 @@ class Played:
         raise SystemExit(f"no result for task {task!r}")
 
     def task_seconds(self, tasks: tuple[str, ...]) -> float:
+        """Seconds the named tasks took; a name that matches no task that ran is an error (a renamed task would
+        otherwise count as zero and skew the ratio)."""
         total = 0.0
+        seen: set[str] = set()
         for event in self.events:
             data = event.get("event_data", {})
             if event.get("event") == "runner_on_ok" and data.get("task") in tasks:
                 total += float(data.get("duration") or 0)
+                seen.add(data["task"])
+        missing = set(tasks) - seen
+        if missing:
+            raise RuntimeError(f"no task ran named {sorted(missing)}")
         return total
 
     def stat(self, name: str) -> Any:

@@ -22,6 +22,7 @@ requirements:
 notes:
   - Runs on the database host as the C(postgres) OS user (C(become_user=postgres)) and connects over the Unix
     socket with peer authentication, so no password is passed.
-  - Set O(port) and O(database) once for all modules with C(module_defaults) and the action group
-    C(group/birtha.mlflow.postgres).
+  - Set O(port) and O(database) once with C(module_defaults) and the action group C(group/birtha.mlflow.postgres).
+    M(birtha.mlflow.postgres_restore) is not in the group - its O(database) is the one it creates or swaps - and
+    M(birtha.mlflow.postgres_dump) has no O(database).
 """

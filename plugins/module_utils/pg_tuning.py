@@ -18,7 +18,7 @@ from typing import Any
 
 try:
     from psycopg2 import sql
-except ImportError:  # the modules report the missing library through mlflow_sql.PSYCOPG2_IMPORT_ERROR
+except ImportError:  # the modules report the missing library through postgres.PostgresModule
     sql = None  # type: ignore[assignment]
 
 # Units PostgreSQL accepts in values (case-sensitive, as in postgresql.conf), per kind, in bytes or milliseconds.

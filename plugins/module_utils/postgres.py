@@ -86,7 +86,7 @@ class PostgresModule(AnsibleModule):
         (consequence); result is returned with it."""
         name = database or self.params.get("database") or "postgres"
         self.fail_json(
-            msg=f"Could not work in database {name} on port {self.params['port']}: {str(exc).strip()}. "
+            msg=f"Could not work in database {name} on port {self.params['port']}: {str(exc).strip().rstrip('.')}. "
             f"{PEER_HINT} {consequence}".rstrip(),
             exception=traceback.format_exc(),
             **result,

@@ -104,7 +104,8 @@ class S3Module(AnsibleModule):
         if BOTO3_IMPORT_ERROR:
             self.fail_json(
                 msg=missing_required_lib("boto3", reason="for the S3 requests")
-                + " On Debian: the package python3-boto3 (platform_up.yml installs it on the database hosts).",
+                + " On Debian: the package python3-boto3 (the deployment installs it on the database hosts,"
+                " minio_backup where it snapshots and restores).",
                 exception=BOTO3_IMPORT_ERROR,
             )
         self._s3: Any = None

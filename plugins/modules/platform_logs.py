@@ -11,8 +11,8 @@ short_description: Collect service journals and log files from one host into a r
 version_added: 0.4.0
 description:
   - For each unit in O(units), runs C(journalctl -u <unit> --since <since> --until <until> --lines <max_lines + 1>
-    -o short-iso --utc --no-pager) and keeps the newest O(max_lines) lines of the window. Units that are not installed on the host
-    (systemd reports them C(not-found)) are skipped and reported, not an error.
+    -o short-iso --utc --no-pager) and keeps the newest O(max_lines) lines of the window. Units that are not
+    installed on the host (systemd reports them C(not-found)) are skipped and reported, not an error.
   - For each path or glob pattern in O(files), reads the last O(max_bytes) of every matching regular file (from the
     first whole line on). Patterns that match nothing, directories, unreadable and compressed (rotated) files are
     skipped and reported.
