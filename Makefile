@@ -41,10 +41,11 @@ sanity: deps
 	@scripts/ansible-test.sh sanity --python 3.11
 
 # Plugin unit tests through ansible-test (its layout and isolation of modules from controller code), then the checks
-# of the repository's own files and the bad-input preflight runs with plain pytest.
+# of the repository's own files and the bad-input preflight runs with plain pytest, one worker per core (they spend
+# most of their time waiting on the ansible-playbook runs they start).
 unit: deps
 	scripts/ansible-test.sh units --python 3.11
-	pytest -q tests/integration
+	pytest -q -n auto tests/integration
 
 molecule: deps
 	@scripts/molecule.sh "default backup_restore" "security faults"
