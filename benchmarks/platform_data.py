@@ -11,6 +11,10 @@ own Python (/opt/mlflow/venv/bin/python), so both sides of a comparison meet the
 Secrets come from the environment only (never the command line): the server's mlflow.env is read for the backend
 store URI and the S3 credentials; MLFLOW_TRACKING_URI / MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD for the
 API. Each command prints one JSON object.
+
+On a database host without a tracking server (molecule/postgres), BIRTHA_MLFLOW_ENV_FILE names the schema-only
+environment file (mlflow_server's entry point schema): MLflow's client then writes to the database directly, and
+there are no artifacts (objects are null).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-ENV_FILE = "/etc/mlflow/mlflow.env"
+ENV_FILE = os.environ.get("BIRTHA_MLFLOW_ENV_FILE", "/etc/mlflow/mlflow.env")
 DAY_MS = 86_400_000
 
 
@@ -49,9 +53,12 @@ def db_connection() -> Any:
 
 
 def s3() -> Any:
+    """The artifact store's client, or None on a database host alone (no S3 settings)."""
     import boto3
 
     env = server_env()
+    if "MLFLOW_S3_ENDPOINT_URL" not in env:
+        return None
     return boto3.client(
         "s3",
         endpoint_url=env["MLFLOW_S3_ENDPOINT_URL"],
@@ -83,7 +90,8 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
     optionally already deleted some days ago."""
     from mlflow import MlflowClient
 
-    client = MlflowClient()
+    # Without a tracking server (database host alone), the client writes to the backend store directly.
+    client = MlflowClient(os.environ.get("MLFLOW_TRACKING_URI") or server_env()["MLFLOW_BACKEND_STORE_URI"])
     exp_id = int(client.create_experiment(args.experiment))
     now = int(time.time() * 1000)
     start = now - int(args.days_ago * DAY_MS)
@@ -148,6 +156,8 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
     objects = 0
     if args.artifacts:
         client_s3 = s3()
+        if client_s3 is None:
+            sys.exit("--artifacts needs an artifact store: run this on a tracking host")
         body = os.urandom(args.artifact_bytes)
 
         def upload(uri: str) -> int:
@@ -235,6 +245,15 @@ def search(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def count_objects(client_s3: Any, location: str) -> int | None:
+    """Objects under an experiment's artifact location; None without an artifact store."""
+    if client_s3 is None:
+        return None
+    bucket, prefix = bucket_prefix(location)
+    paginator = client_s3.get_paginator("list_objects_v2")
+    return sum(len(page.get("Contents", [])) for page in paginator.paginate(Bucket=bucket, Prefix=prefix + "/"))
+
+
 def state(args: argparse.Namespace) -> dict[str, Any]:
     """What the database and the bucket hold of each experiment's runs, keyed by run name so two experiments
     generated alike compare equal when the same things happened to them."""
@@ -254,12 +273,8 @@ def state(args: argparse.Namespace) -> dict[str, Any]:
             )
             runs = {row[0]: list(row[1:]) for row in cursor.fetchall()}
             cursor.execute("SELECT artifact_location FROM experiments WHERE experiment_id = %s", (exp_id,))
-            bucket, prefix = bucket_prefix(cursor.fetchone()[0])
-            paginator = client_s3.get_paginator("list_objects_v2")
-            objects = sum(
-                len(page.get("Contents", [])) for page in paginator.paginate(Bucket=bucket, Prefix=prefix + "/")
-            )
-            result[name] = {"runs": runs, "objects": objects}
+            location = cursor.fetchone()[0]
+            result[name] = {"runs": runs, "objects": count_objects(client_s3, location)}
     return result
 
 
@@ -274,12 +289,13 @@ def drop(args: argparse.Namespace) -> dict[str, Any]:
             if not row:
                 continue
             exp_id, location = row
-            bucket, prefix = bucket_prefix(location)
-            paginator = client_s3.get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=bucket, Prefix=prefix + "/"):
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-                if keys:
-                    client_s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            if client_s3 is not None:
+                bucket, prefix = bucket_prefix(location)
+                paginator = client_s3.get_paginator("list_objects_v2")
+                for page in paginator.paginate(Bucket=bucket, Prefix=prefix + "/"):
+                    keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                    if keys:
+                        client_s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
             sub = "(SELECT run_uuid FROM runs WHERE experiment_id = %s)"
             for table in ("metrics", "latest_metrics", "params", "tags"):
                 cursor.execute(f"DELETE FROM {table} WHERE run_uuid IN {sub}", (exp_id,))

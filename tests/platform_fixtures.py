@@ -1,7 +1,7 @@
 """Fixtures for the tests that run playbooks against a running platform through ansible-runner (tests/platform_api,
-tests/backup_restore, tests/any_controller, tests/security, tests/faults, tests/awx_runs): the platform is the one
-Molecule just converged (MOLECULE_INVENTORY_FILE) or any inventory named by BIRTHA_PLATFORM_INVENTORY (the sandbox:
-inventories/sandbox). Without either, those tests are skipped.
+tests/backup_restore, tests/any_controller, tests/security, tests/faults, tests/awx_runs, tests/postgres_only): the
+platform is the one Molecule just converged (MOLECULE_INVENTORY_FILE) or any inventory named by
+BIRTHA_PLATFORM_INVENTORY (the sandbox: inventories/sandbox). Without either, those tests are skipped.
 
 Each of those directories' conftest.py imports them; kept out of tests/conftest.py so that unit test runs
 (ansible-test units) need no ansible-runner.

@@ -14,19 +14,12 @@ import tarfile
 import uuid
 from pathlib import Path
 
-from runbook_harness import PLAYBOOKS
+from runbook_harness import PLAYBOOKS, credentials_dir
 
 TEST_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 MASK = "[REDACTED]"
 # The journal's short-iso timestamps with --utc: 2026-11-28T13:03:48+0000
 JOURNAL_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}) ")
-
-
-def credentials_dir(inventory: str) -> Path:
-    """platform_credentials_dir: .credentials/<inventory dir name> next to the inventory's directory."""
-    path = Path(inventory)
-    inventory_dir = path if path.is_dir() else path.parent
-    return inventory_dir.parent / ".credentials" / inventory_dir.name
 
 
 def read_archive(path: Path) -> tuple[dict[str, str], dict[str, int]]:
