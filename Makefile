@@ -5,7 +5,7 @@ export CONTAINERS_CONF := $(CURDIR)/containers.conf
 export PATH := $(CURDIR)/.venv/bin:$(PATH):/usr/local/go/bin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help platform-up platform-harden platform-down deps package-gap lint sanity unit importer molecule test bench build ee clean
+.PHONY: help platform-up platform-harden platform-down deps package-gap lint sanity unit importer static molecule test bench build ee clean
 
 help:
 	@echo "make platform-up    deploy the whole MLflow platform into a local sandbox host"
@@ -48,13 +48,19 @@ unit: deps
 	pytest -q -n auto tests/integration
 
 molecule: deps
-	@scripts/molecule.sh "default backup_restore" "security faults"
+	@scripts/molecule.sh postgres "default backup_restore" "security faults"
 
 # The built tarball as Galaxy's import checks it (galaxy-importer, in a virtualenv of its own).
 importer: deps
 	@scripts/galaxy-importer.sh
 
-test: lint sanity unit importer molecule
+# Everything that needs no container host.
+static: lint sanity unit importer
+
+# Three lanes side by side: the static checks then the PostgreSQL-only scenario (neither waits for a platform), and
+# the four platform scenarios in two lanes. A failure anywhere fails the run; every lane still finishes.
+test: deps
+	@scripts/molecule.sh "make:static postgres" "default backup_restore" "security faults"
 
 # Side-by-side measurements against the runbook's procedures on the sandbox (make platform-up first); not a test.
 bench:

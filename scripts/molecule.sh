@@ -6,6 +6,10 @@
 #                                                 lanes side by side. About half of a scenario's time is waiting
 #                                                 (services starting, health checks), so two lanes on 2 cores
 #                                                 finish well before one.
+#   scripts/molecule.sh "make:static postgres" ...
+#                                                 a lane step make:<target> runs that make target instead (make test:
+#                                                 the static checks beside the scenarios; their log is
+#                                                 .cache/molecule-logs/make-<target>.log).
 # Each scenario's output goes to .cache/molecule-logs/<scenario>.log and is printed when its lane ends.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # A scenario's hosts share a podman bridge network: netavark, its DNS and its firewall tool. backup_restore also runs
@@ -20,9 +24,14 @@ link_collection  # the scenarios' ANSIBLE_COLLECTIONS_PATH (.config/molecule/con
 cd "$REPO_ROOT" || exit
 logs="$REPO_ROOT/.cache/molecule-logs"
 mkdir -p "$logs"
-# Every scenario of every lane (a lane's scenarios are separated by spaces).
-read -ra scenarios <<<"$*"
-for scenario in "${scenarios[@]}"; do rm -f "$logs/$scenario.log"; done
+
+# A step's log file: <scenario>.log, or make-<target>.log for make:<target>.
+step_log() {
+  if [[ $1 == make:* ]]; then echo "make-${1#make:}.log"; else echo "$1.log"; fi
+}
+# Every step of every lane (a lane's steps are separated by spaces).
+read -ra steps <<<"$*"
+for step in "${steps[@]}"; do rm -f "$logs/$(step_log "$step")"; done
 
 run_scenario() {
   local scenario=$1 start=$SECONDS
@@ -35,12 +44,26 @@ run_scenario() {
   return 1
 }
 
+run_make() {
+  local target=$1 start=$SECONDS log="$logs/make-$1.log"
+  if make -C "$REPO_ROOT" "$target" >"$log" 2>&1; then
+    echo "==> make $target passed in $((SECONDS - start))s" >>"$log"
+    return 0
+  fi
+  echo "==> make $target FAILED after $((SECONDS - start))s" >>"$log"
+  return 1
+}
+
 run_lane() {
-  local status=0 scenario
-  for scenario in $1; do
-    run_scenario "$scenario" || status=1
+  local status=0 step
+  for step in $1; do
+    if [[ $step == make:* ]]; then
+      run_make "${step#make:}" || status=1
+    else
+      run_scenario "$step" || status=1
+    fi
     # One lane prints at a time, so the logs do not interleave.
-    flock "$logs/.print" cat "$logs/$scenario.log"
+    flock "$logs/.print" cat "$logs/$(step_log "$step")"
   done
   return "$status"
 }
@@ -66,5 +89,5 @@ for pid in "${pids[@]}"; do
   wait "$pid" || status=1
 done
 [[ -z "$ee_build" ]] || wait "$ee_build" || true
-for scenario in "${scenarios[@]}"; do grep -h '^==> scenario' "$logs/$scenario.log" >&2 || true; done
+for step in "${steps[@]}"; do grep -h '^==> \(scenario\|make\)' "$logs/$(step_log "$step")" >&2 || true; done
 exit "$status"

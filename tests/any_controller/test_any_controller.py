@@ -2,7 +2,9 @@
 colleague's laptop, an AWX job - reads the platform's secrets, CA and certificates from the platform itself, changes
 nothing on a converged platform, and stops before any change when what it supplies differs or is unknown.
 
-Runs in the default scenario (plain) and the security scenario (TLS, three hosts)."""
+Runs in the security scenario (TLS, three hosts: the state host is not the tracking host). The plain platform's
+fresh-controller case is tests/awx_runs' platform_up job (backup_restore): a fresh execution-environment container,
+changed=0."""
 
 from __future__ import annotations
 
@@ -13,20 +15,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from runbook_harness import PLAYBOOKS
+from runbook_harness import PLAYBOOKS, credentials_dir
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("MOLECULE_SCENARIO_NAME") not in ("default", "security"),
-    reason="needs a converged Molecule platform (default or security scenario)",
+    os.environ.get("MOLECULE_SCENARIO_NAME") != "security",
+    reason="needs the converged Molecule platform of the security scenario",
 )
 STATE_DIR = "/etc/birtha-mlflow/state"
 HARDENED = os.environ.get("BIRTHA_PLATFORM_TLS") == "true"
-
-
-def scenario_credentials() -> Path:
-    """The deploying controller's credentials directory (the inventories' platform_credentials_dir)."""
-    inventory_dir = Path(os.environ["MOLECULE_INVENTORY_FILE"]).resolve().parent
-    return inventory_dir.parent / ".credentials" / inventory_dir.name
 
 
 def state_host() -> str:
@@ -58,7 +54,7 @@ def test_a_fresh_controller_reads_the_platform_and_changes_nothing(run_playbook,
     assert result.rc == 0, result.stdout[-6000:]
     assert result.changed() == 0, result.stdout[-8000:]
     # Its copy now holds the values the deploying controller generated: read from the platform, none new.
-    copy, original = tmp_path / "credentials", scenario_credentials()
+    copy, original = tmp_path / "credentials", credentials_dir()
     for name in ("postgres_mlflow_password", "mlflow_admin_password", "backup_passphrase"):
         assert (copy / name).read_text() == (original / name).read_text(), name
     if HARDENED:
