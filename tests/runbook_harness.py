@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,14 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PLAYBOOKS = REPO_ROOT / "playbooks"
+
+
+def credentials_dir(inventory: str | None = None) -> Path:
+    """The inventories' platform_credentials_dir: .credentials/<inventory directory name> beside the inventory's
+    directory - by default the inventory Molecule just converged."""
+    path = Path(inventory or os.environ["MOLECULE_INVENTORY_FILE"]).resolve()
+    inventory_dir = path if path.is_dir() else path.parent
+    return inventory_dir.parent / ".credentials" / inventory_dir.name
 
 
 @dataclass

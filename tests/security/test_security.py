@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from runbook_harness import PLAYBOOKS
+from runbook_harness import PLAYBOOKS, credentials_dir
 
 HERE = Path(__file__).resolve().parent
 PROBE = HERE / "files" / "security_probe.py"
@@ -32,12 +32,6 @@ EXPECTED_ACCESS = {
     "alice-wrong-password": 401,
     "anonymous": 401,
 }
-
-
-def credentials_dir() -> Path:
-    """Where the scenario's inventory keeps its generated secrets (inventories' platform_credentials_dir)."""
-    inventory_dir = Path(os.environ["MOLECULE_INVENTORY_FILE"]).resolve().parent
-    return inventory_dir.parent / ".credentials" / inventory_dir.name
 
 
 def other(host, name: str):

@@ -14,16 +14,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from runbook_harness import credentials_dir
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("MOLECULE_SCENARIO_NAME") != "security",
     reason="needs the security scenario's -vvv log",
 )
-
-
-def credentials_dir() -> Path:
-    inventory_dir = Path(os.environ["MOLECULE_INVENTORY_FILE"]).resolve().parent
-    return inventory_dir.parent / ".credentials" / inventory_dir.name
 
 
 PEM_LINE_BYTES = 48  # 64 base64 characters
