@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import CONNECTION_USAGE_SQL, ConnectionUsage
 from ansible_collections.birtha.mlflow.plugins.module_utils.pg_clusters import parse_clusters
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import (
     FAIL,
@@ -104,24 +105,26 @@ def psql(module: AnsibleModule, cluster: dict[str, Any], database: str, query: s
 
 
 def connections_check(module: AnsibleModule, cluster: dict[str, Any], params: dict[str, Any]) -> Check:
-    query = (
-        "SELECT count(*) FILTER (WHERE backend_type = 'client backend'),"
-        " current_setting('max_connections')::int,"
-        " count(*) FILTER (WHERE state = 'idle in transaction')"
-        " FROM pg_stat_activity"
-    )
-    rc, out = psql(module, cluster, "postgres", query, params["timeout"])
+    rc, out = psql(module, cluster, "postgres", CONNECTION_USAGE_SQL, params["timeout"])
     if rc != 0:
         return Check("postgres", "connections", FAIL, f"could not count connections: {out}", FIX_DATABASE)
     try:
-        used, limit, idle_in_tx = (int(value) for value in out.split(","))
-    except ValueError:
+        usage = ConnectionUsage.from_json(out)
+    except (ValueError, KeyError, TypeError):
         detail = f"unexpected answer from pg_stat_activity: {out[:200]}"
         return Check("postgres", "connections", FAIL, detail, FIX_DATABASE)
-    percent = round(100 * used / limit, 1) if limit else 0.0
-    data = {"connections": used, "max_connections": limit, "idle_in_transaction": idle_in_tx, "percent": percent}
-    detail = f"{used} of max_connections {limit} in use ({percent}%), {idle_in_tx} idle in transaction"
-    if percent >= params["connections_warn_percent"]:
+    idle_in_tx = usage.by_state.get("idle in transaction", 0)
+    data = {
+        "connections": usage.in_use,
+        "max_connections": usage.max_connections,
+        "idle_in_transaction": idle_in_tx,
+        "percent": usage.percent,
+    }
+    detail = (
+        f"{usage.in_use} of max_connections {usage.max_connections} in use ({usage.percent}%), "
+        f"{idle_in_tx} idle in transaction"
+    )
+    if usage.percent >= params["connections_warn_percent"]:
         return Check("postgres", "connections", WARN, detail, FIX_USAGE, data)
     return Check("postgres", "connections", OK, detail, "", data)
 

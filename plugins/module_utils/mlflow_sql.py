@@ -7,9 +7,12 @@ Connections come from postgres.py (the Unix socket, as the postgres OS user).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import percent
 
 try:
     from psycopg2 import sql
@@ -128,13 +131,42 @@ def largest_tables(cursor: Any, limit: int) -> list[dict[str, Any]]:
     ]
 
 
-def client_connections(cursor: Any) -> dict[str, int]:
-    """Client connections by state (active, idle, idle in transaction, ...); background workers left out."""
-    cursor.execute(
-        "SELECT coalesce(state, 'unknown'), count(*) FROM pg_stat_activity "
-        "WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 1"
-    )
-    return {state: int(count) for state, count in cursor.fetchall()}
+# Client connections by state (background workers left out) and max_connections, as one JSON value: the one
+# definition of "connections in use" for the activity report, the metrics and the health check (which runs it
+# through psql on hosts without psycopg2).
+CONNECTION_USAGE_SQL = (
+    "SELECT json_build_object('max_connections', current_setting('max_connections')::int, 'by_state', "
+    "(SELECT coalesce(json_object_agg(state, n), '{}') FROM (SELECT coalesce(state, 'unknown') AS state, "
+    "count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1) s))"
+)
+
+
+@dataclass(frozen=True)
+class ConnectionUsage:
+    """Client connections against max_connections."""
+
+    by_state: dict[str, int]
+    max_connections: int
+
+    @property
+    def in_use(self) -> int:
+        return sum(self.by_state.values())
+
+    @property
+    def percent(self) -> float:
+        return percent(self.in_use, self.max_connections)
+
+    @classmethod
+    def from_json(cls, value: Any) -> ConnectionUsage:
+        """From CONNECTION_USAGE_SQL's value: a dict (psycopg2 decodes json) or its text (psql)."""
+        data = json.loads(value) if isinstance(value, str) else value
+        by_state = {str(state): int(count) for state, count in sorted(data["by_state"].items())}
+        return cls(by_state=by_state, max_connections=int(data["max_connections"]))
+
+
+def connection_usage(cursor: Any) -> ConnectionUsage:
+    cursor.execute(CONNECTION_USAGE_SQL)
+    return ConnectionUsage.from_json(cursor.fetchone()[0])
 
 
 def table_exists(cursor: Any, table: str) -> bool:

@@ -264,13 +264,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.metric_findings import evaluate
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
-    client_connections,
+    connection_usage,
     database_sizes,
     largest_tables,
     mlflow_counts,
     server_setting,
 )
-from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import disk_usage, percent
+from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import disk_usage
 from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PSYCOPG2_IMPORT_ERROR, connect, psycopg2
 from ansible_collections.birtha.mlflow.plugins.module_utils.prometheus import render_prometheus, write_textfile
 
@@ -330,16 +330,14 @@ def postgres_problem(exc: Exception, port: int) -> str:
 
 def measure_server(cursor: Any) -> dict[str, Any]:
     """Sizes, connections and settings, from the maintenance database."""
-    by_state = client_connections(cursor)
-    total = sum(by_state.values())
-    maximum = int(server_setting(cursor, "max_connections"))
+    usage = connection_usage(cursor)
     return {
         "databases": database_sizes(cursor),
         "connections": {
-            "by_state": by_state,
-            "total": total,
-            "max": maximum,
-            "used_percent": percent(total, maximum),
+            "by_state": usage.by_state,
+            "total": usage.in_use,
+            "max": usage.max_connections,
+            "used_percent": usage.percent,
         },
         "data_directory": server_setting(cursor, "data_directory"),
     }

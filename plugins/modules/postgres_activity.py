@@ -119,10 +119,9 @@ summary:
 from typing import Any
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
-    client_connections,
+    connection_usage,
     database_sizes,
     end_sessions,
-    server_setting,
     sessions_over,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import human_bytes
@@ -187,8 +186,7 @@ def main() -> None:
     redactor = Redactor(params["redact_values"])
     try:
         with module.connection(autocommit=True) as connection, connection.cursor() as cursor:
-            limit = int(server_setting(cursor, "max_connections"))
-            by_state = client_connections(cursor)
+            usage = connection_usage(cursor)
             sizes = database_sizes(cursor)
             long_running = sessions_over(cursor, "active", params["long_query_seconds"])
             idle = sessions_over(cursor, "idle in transaction", params["idle_in_transaction_seconds"])
@@ -204,14 +202,13 @@ def main() -> None:
                 cancelled = end_sessions(cursor, to_cancel, "active", terminate=False)
     except PostgresError as error:
         module.fail_postgres(error, "Nothing was ended.")
-    in_use = sum(by_state.values())
     result: dict[str, Any] = {
         "changed": bool(terminated or cancelled),
         "connections": {
-            "in_use": in_use,
-            "max_connections": limit,
-            "percent": round(100 * in_use / limit, 1) if limit else 0.0,
-            "by_state": by_state,
+            "in_use": usage.in_use,
+            "max_connections": usage.max_connections,
+            "percent": usage.percent,
+            "by_state": usage.by_state,
         },
         "database_sizes": sizes,
         "long_running": shown(long_running, redactor, params["query_chars"]),
