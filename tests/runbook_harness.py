@@ -11,6 +11,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PLAYBOOKS = REPO_ROOT / "playbooks"
+PLATFORM_DATA = REPO_ROOT / "benchmarks" / "playbooks" / "platform_data.yml"
 
 
 def credentials_dir(inventory: str | None = None) -> Path:
@@ -54,6 +55,13 @@ class PlaybookResult:
             if event.get("event") == "playbook_on_stats":
                 return event["event_data"].get("artifact_data", {}).get(name)
         return None
+
+
+def platform_data(run_playbook: Any, *args: str | int) -> Any:
+    """One command of benchmarks/platform_data.py on the platform (generate, state, drop, ...): its JSON answer."""
+    result = run_playbook(PLATFORM_DATA, {"data_args": [str(arg) for arg in args]})
+    assert result.rc == 0, result.stdout[-4000:]
+    return result.stat("platform_data")
 
 
 def tracking_uri_from_controller(inventory: str) -> str:

@@ -11,12 +11,11 @@ Retention's scope options and bad input need PostgreSQL alone: tests/postgres_on
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partial
 
 import pytest
-from runbook_harness import PLAYBOOKS, PlaybookResult
+from runbook_harness import PLAYBOOKS, PlaybookResult, platform_data
 
-DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "playbooks" / "platform_data.yml"
 RETENTION = PLAYBOOKS / "retention.yml"
 PURGE = PLAYBOOKS / "purge.yml"
 RUNS, RECENT = 40, 10
@@ -24,12 +23,7 @@ RUNS, RECENT = 40, 10
 
 @pytest.fixture(scope="module")
 def data(run_playbook):
-    def call(*args: str) -> dict:
-        result = run_playbook(DATA, {"data_args": [str(a) for a in args]})
-        assert result.rc == 0, result.stdout[-4000:]
-        return result.stat("platform_data")
-
-    return call
+    return partial(platform_data, run_playbook)
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,11 @@ server, is tests/platform_api/test_retention.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partial
 
 import pytest
-from runbook_harness import PLAYBOOKS, PlaybookResult
+from runbook_harness import PLAYBOOKS, PlaybookResult, platform_data
 
-DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "playbooks" / "platform_data.yml"
 RETENTION = PLAYBOOKS / "retention.yml"
 RUNS, RECENT = 40, 10
 SOFT_DELETE = "Soft-delete the runs older than the retention cutoff (as MLflow's delete_run does)"
@@ -19,12 +18,7 @@ SOFT_DELETE = "Soft-delete the runs older than the retention cutoff (as MLflow's
 
 @pytest.fixture(scope="module")
 def data(run_playbook):
-    def call(*args: str | int) -> dict:
-        result = run_playbook(DATA, {"data_args": [str(a) for a in args]})
-        assert result.rc == 0, result.stdout[-4000:]
-        return result.stat("platform_data")
-
-    return call
+    return partial(platform_data, run_playbook)
 
 
 @pytest.fixture(scope="module")
