@@ -138,14 +138,11 @@ def delete_prefix(client: Any, bucket: str, prefix: str) -> int:
 def list_under(client: Any, location: S3Location) -> list[dict[str, Any]]:
     """The objects of a run's artifact directory: the key itself or keys below it (prefix + '/'), as MLflow's
     S3ArtifactRepository.delete_artifacts selects them, never a sibling that merely shares the prefix."""
-    paginator = client.get_paginator("list_objects_v2")
-    found = []
-    for page in paginator.paginate(Bucket=location.bucket, Prefix=location.prefix):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            if key == location.prefix or key.startswith(location.prefix + "/"):
-                found.append({"Bucket": location.bucket, "Key": key, "Size": int(item.get("Size", 0))})
-    return found
+    return [
+        {"Bucket": location.bucket, "Key": item["Key"], "Size": int(item.get("Size", 0))}
+        for item in list_objects(client, location.bucket, location.prefix)
+        if item["Key"] == location.prefix or item["Key"].startswith(location.prefix + "/")
+    ]
 
 
 def under_any(key: str, prefixes: set[str]) -> str | None:
