@@ -8,7 +8,8 @@
 #                                                 finish well before one.
 #   scripts/molecule.sh "make:static postgres" ...
 #                                                 a lane step make:<target> runs that make target instead (make test:
-#                                                 the static checks beside the scenarios; their log is
+#                                                 the static checks, then the PostgreSQL-only scenario, in a third
+#                                                 lane beside the platform's two; their log is
 #                                                 .cache/molecule-logs/make-<target>.log).
 # Each scenario's output goes to .cache/molecule-logs/<scenario>.log and is printed when its lane ends.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
