@@ -32,8 +32,8 @@ package-gap:
 	@scripts/package-gap.sh
 
 lint: deps
-	ruff check plugins tests molecule benchmarks
-	ruff format --check plugins tests molecule benchmarks
+	ruff check plugins tests molecule benchmarks scripts
+	ruff format --check plugins tests molecule benchmarks scripts
 	ansible-lint --profile production
 
 # ansible-test's sanity tests on a staged copy of the checkout, with Python 3.11 (the version the collection is tested on).

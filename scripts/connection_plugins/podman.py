@@ -72,9 +72,13 @@ options:
 
 import shlex
 
+from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.connection import ConnectionBase, ensure_connect
 from ansible_collections.containers.podman.plugins.connection.podman import Connection as PodmanConnection
+
+# podman exec's exit code for its own failure (no such container, container not running), not the command's.
+PODMAN_ERROR = 125
 
 
 class Connection(PodmanConnection):
@@ -82,6 +86,7 @@ class Connection(PodmanConnection):
 
     transport = "podman"
     has_pipelining = True
+    _mount_tried = False
 
     def _connect(self) -> Connection:
         # No `podman mount` here: a pipelined task never needs the container's filesystem.
@@ -90,8 +95,12 @@ class Connection(PodmanConnection):
         return self
 
     def _ensure_mount(self) -> None:
-        if self._mount_point is None:
-            PodmanConnection._connect(self)
+        # With a remote user the parent copies with `podman cp` and never reads the mount; an empty mount (cgroups v2)
+        # is not retried on every transfer.
+        if self.user or self._mount_tried:
+            return
+        self._mount_tried = True
+        PodmanConnection._connect(self)
 
     @ensure_connect
     def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = False) -> tuple[int, bytes, bytes]:
@@ -100,7 +109,12 @@ class Connection(PodmanConnection):
         exec_args = ["exec", "-i"] if in_data is not None else ["exec"]
         if self.user:
             exec_args.extend(("--user", self.user))
-        return self._podman(exec_args, shlex.split(to_native(cmd, errors="surrogate_or_strict")), in_data)
+        rc, stdout, stderr = self._podman(exec_args, shlex.split(to_native(cmd, errors="surrogate_or_strict")), in_data)
+        if rc == PODMAN_ERROR:
+            # The container is gone or stopped. Without pipelining the failed temporary-directory step made the host
+            # unreachable; a pipelined module would only fail, so say it as the collection's plugin and SSH do.
+            raise AnsibleConnectionFailure(f"podman exec in {self._container_id}: {to_native(stderr).strip()}")
+        return rc, stdout, stderr
 
     def put_file(self, in_path: str, out_path: str) -> None:
         self._ensure_mount()
