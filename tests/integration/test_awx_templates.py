@@ -149,6 +149,9 @@ class Closure:
     role_defaults: dict[str, Any] = field(default_factory=dict)
     asserts: list[str] = field(default_factory=list)
     host_patterns: list[str] = field(default_factory=list)
+    # A role variable a playbook's own variable is copied to (set_fact "<prefix>{{ item }}" over a list of names):
+    # the role's name -> the playbook's, which is what a survey asks for.
+    aliases: dict[str, str] = field(default_factory=dict)
     _seen: set[Path] = field(default_factory=set)
 
     def add_strings(self, data: Any, key: str = "") -> None:
@@ -196,13 +199,15 @@ class Closure:
             self.add_task(task, base)
 
     def add_task(self, task: dict[str, Any], base: Path) -> None:
+        facts = _module(task, "set_fact")
+        copies = isinstance(facts, dict) and self.add_aliases(facts, task.get("loop"))
         for key, value in task.items():
-            if key not in SHOWN_KEYS and key not in ("block", "rescue", "always"):
+            # A copying set_fact's loop holds names, not expressions that read them.
+            if key not in SHOWN_KEYS and key not in ("block", "rescue", "always") and not (copies and key == "loop"):
                 self.add_strings(value, key)
         self.set_vars.update(task.get("vars") or {})
         for part in ("block", "rescue", "always"):
             self.add_tasks(task.get(part) or [], base)
-        facts = _module(task, "set_fact")
         if isinstance(facts, dict):
             self.set_vars.update(name for name in facts if name != "cacheable")
         checked = _module(task, "assert")
@@ -219,6 +224,20 @@ class Closure:
             role = _role_dir(role_args.get("name"))
             if role:
                 self.add_role(role, role_args.get("tasks_from", "main"))
+
+    def add_aliases(self, facts: dict[str, Any], loop: Any) -> bool:
+        """Record what a set_fact of "<prefix>{{ item }}" over a list of names copies; whether it is one."""
+        copies = False
+        for key in facts:
+            prefix = re.fullmatch(r"(\w+)\{\{\s*item\s*\}\}", str(key))
+            if prefix and isinstance(loop, list):
+                self.aliases.update({prefix.group(1) + name: name for name in loop if isinstance(name, str)})
+                copies = True
+        return copies
+
+    def names_of(self, variable: str) -> list[str]:
+        """The variable and the role variables it is copied to."""
+        return [variable, *(role_name for role_name, name in self.aliases.items() if name == variable)]
 
     def add_playbook(self, path: Path) -> None:
         if path in self._seen:
@@ -251,22 +270,26 @@ class Closure:
     def evaluated(self) -> list[tuple[str, str]]:
         return [(key, text) for key, text in self.texts if key not in SHOWN_KEYS]
 
-    def reads(self, variable: str) -> Iterator[tuple[str, int]]:
-        """Each place the variable is read: (the string, where in it the name starts)."""
-        pattern = re.compile(rf"(?<![\w.]){re.escape(variable)}(?!\w)")
-        for key, text in self.evaluated:
-            if key == f"defaults/{variable}":
-                continue  # its role default, not a read
-            for match in pattern.finditer(text):
-                yield text, match.start()
+    def reads(self, variable: str) -> Iterator[tuple[str, int, str]]:
+        """Each place the variable, or a role variable it is copied to, is read: (the string, where in it the name
+        starts, the name)."""
+        for name in self.names_of(variable):
+            pattern = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")
+            for key, text in self.evaluated:
+                if key == f"defaults/{name}":
+                    continue  # its role default, not a read
+                for match in pattern.finditer(text):
+                    yield text, match.start(), name
 
     def literal_defaults(self, variable: str) -> set[Any]:
         """The defaults the playbook gives the variable inline (`var | default(<literal>)`, messages included: the
         variable may only be shown), and its role's default."""
-        pattern = re.compile(rf"(?<![\w.]){re.escape(variable)}\s*\|\s*default\(\s*({LITERAL})\s*(?:,\s*\w+\s*)?\)")
-        found = {yaml.safe_load(match.group(1)) for _key, text in self.texts for match in pattern.finditer(text)}
-        if variable in self.role_defaults:
-            found.add(self.role_defaults[variable])
+        found = set()
+        for name in self.names_of(variable):
+            pattern = re.compile(rf"(?<![\w.]){re.escape(name)}\s*\|\s*default\(\s*({LITERAL})\s*(?:,\s*\w+\s*)?\)")
+            found |= {yaml.safe_load(match.group(1)) for _key, text in self.texts for match in pattern.finditer(text)}
+            if name in self.role_defaults:
+                found.add(self.role_defaults[name])
         return found
 
     def confirmations(self) -> set[str]:
@@ -275,7 +298,7 @@ class Closure:
         for condition in self.asserts:
             for name in re.findall(rf"(?<![\w.])({IDENTIFIER})", str(condition)):
                 if "confirm" in name and "_" in name and not name.startswith("_"):
-                    names.add(name)
+                    names.add(self.aliases.get(name, name))
         return names
 
     def documents(self, variable: str) -> bool:
@@ -505,7 +528,7 @@ def test_optional_questions_only_where_an_empty_answer_means_not_given(template)
         assert "default" not in question, question["variable"]
         reads = list(runs.reads(question["variable"]))
         assert reads, f"{question['variable']}: not read by {template['playbook']}"
-        unsafe = [text.strip() for text, start in reads if not blank_safe(text, start, question["variable"])]
+        unsafe = [text.strip() for text, start, name in reads if not blank_safe(text, start, name)]
         assert not unsafe, f"{question['variable']} is read where an empty answer counts as given: {unsafe}"
 
 
