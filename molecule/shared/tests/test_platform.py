@@ -69,6 +69,14 @@ def test_service_runs_and_starts_at_boot(host, group, service):
     assert unit.is_enabled, f"{service} is not enabled at boot"
 
 
+def test_mlflow_runs_without_its_job_runner(host):
+    """mlflow_server_job_execution defaults to false: no runner and Huey consumers (a start costs ~40 s of CPU more)."""
+    require_group(host, "mlflow_tracking")
+    commands = host.run("ps -eo args").stdout
+    assert "mlflow server" in commands
+    assert "mlflow.server.jobs" not in commands, "MLflow's job runner is running"
+
+
 def test_postgres_listens_only_where_clients_are(host):
     require_group(host, "mlflow_db")
     remote_clients = set(inventory_groups(host)["mlflow_tracking"]) - {host.backend.get_hostname()}
