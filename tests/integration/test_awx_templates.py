@@ -327,7 +327,11 @@ def _call_arguments(text: str, start: int) -> str | None:
 
 
 def blank_safe(text: str, start: int, variable: str) -> bool:
-    """Whether this read takes an empty answer ("" or null) as "not given": default(..., true), `or`, `if var else`."""
+    """Whether this read takes an empty answer ("" or null) as "not given": default(..., true), `or`, `if var else`,
+    or an expression that tests for both itself (`var | default('') in [none, '']`, where 0 or false is an answer)."""
+    guard = rf"\b{re.escape(variable)}\s*\|\s*default\(\s*''\s*\)\s+in\s+\[\s*none\s*,\s*''\s*\]"
+    if re.search(guard, text):
+        return True
     after = text[start + len(variable) :]
     default_call = re.match(r"\s*\|\s*default\s*(?=\()", after)
     if default_call:
