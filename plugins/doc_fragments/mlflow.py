@@ -46,12 +46,17 @@ options:
     default: 30
   retries:
     description:
-      - How many times MLflow's client retries a failed request. Kept low so that a server that does
-        not answer fails the task quickly.
+      - How many times a failed request is sent again, waiting 1, 2, 4... seconds between tries. Kept low so
+        that a server that does not answer fails the task quickly.
+      - M(birtha.mlflow.mlflow_user) and M(birtha.mlflow.mlflow_permission) retry reads after a connection
+        failure or a 502, 503 or 504 answer, and a write only when no server received it, so that a create
+        is never done twice. The other modules go through MLflow's client, which applies its own rule with
+        this count and these waits.
     type: int
     default: 2
 requirements:
-  - mlflow-skinny (or mlflow) on the host that runs the module
+  - mlflow-skinny (or mlflow) on the host that runs the module; M(birtha.mlflow.mlflow_user) and
+    M(birtha.mlflow.mlflow_permission) need only ansible-core
 notes:
   - Set the connection options once for all modules with C(module_defaults) and the action group
     C(group/birtha.mlflow.mlflow).

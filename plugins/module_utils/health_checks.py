@@ -5,17 +5,16 @@
 from __future__ import annotations
 
 import configparser
-import json
 import shutil
 import socket
 import uuid
+from dataclasses import replace
 from typing import Any
-from urllib.error import HTTPError, URLError
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
 
+from ansible_collections.birtha.mlflow.plugins.module_utils.http_client import Answer, HttpSettings, request
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import CONNECTION_USAGE_SQL, ConnectionUsage
 from ansible_collections.birtha.mlflow.plugins.module_utils.pg_clusters import parse_clusters
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import (
@@ -44,44 +43,25 @@ ARTIFACT_PREFIX = "birtha-health"
 # --- HTTP ------------------------------------------------------------------------------------------------------
 
 
-def http_request(
-    url: str,
-    timeout: int,
-    method: str = "GET",
-    data: bytes | None = None,
-    username: str | None = None,
-    password: str | None = None,
-) -> tuple[int, bytes]:
-    """(status, body); status 0 with the reason as body when nothing answered."""
-    headers = {"Content-Type": "application/json"} if data is not None and method == "POST" else {}
-    try:
-        response = open_url(
-            url,
-            method=method,
-            data=data,
-            headers=headers,
-            timeout=timeout,
-            url_username=username,
-            url_password=password,
-            force_basic_auth=bool(username),
-        )
-        return response.status, response.read()
-    except HTTPError as error:
-        return error.code, error.read() or str(error.reason).encode()
-    except (TimeoutError, URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        return 0, str(reason).encode()
+def anonymous(params: dict[str, Any]) -> HttpSettings:
+    """The probe's HTTP settings without credentials, for the unauthenticated health endpoints."""
+    return replace(HttpSettings.from_params(params), username=None, password=None)
 
 
-def endpoint_check(tier: str, name: str, url: str, timeout: int, fix: str) -> Check:
-    status, body = http_request(url, timeout)
-    if status == 200:
-        return Check(tier, name, OK, f"{url} answered 200", "", {"http_status": status})
-    if status == 0:
-        detail = f"{url} does not answer ({error_text(body)})"
+def answer_text(answer: Answer) -> str:
+    """What a failed request said: the server's message, or why nothing answered."""
+    return error_text(answer.body) if answer.answered else answer.reason
+
+
+def endpoint_check(tier: str, name: str, url: str, params: dict[str, Any], fix: str) -> Check:
+    answer = request("GET", url, anonymous(params))
+    if answer.status == 200:
+        return Check(tier, name, OK, f"{url} answered 200", "", {"http_status": answer.status})
+    if not answer.answered:
+        detail = f"{url} does not answer ({answer.reason})"
     else:
-        detail = f"{url} answered {status}: {error_text(body) or 'no detail'}"
-    return Check(tier, name, FAIL, detail, fix, {"http_status": status})
+        detail = f"{url} answered {answer.status}: {answer_text(answer) or 'no detail'}"
+    return Check(tier, name, FAIL, detail, fix, {"http_status": answer.status})
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------------------------
@@ -173,10 +153,10 @@ def minio_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list[Ch
     state = unit_state(module.run_command, unit)
     checks = [service_check("minio", state, FIX_ARTIFACTS)]
     base = (params["url"] or "http://127.0.0.1:9000").rstrip("/")
-    checks.append(endpoint_check("minio", "live", f"{base}/minio/health/live", params["timeout"], FIX_ARTIFACTS))
-    checks.append(endpoint_check("minio", "ready", f"{base}/minio/health/ready", params["timeout"], FIX_ARTIFACTS))
+    checks.append(endpoint_check("minio", "live", f"{base}/minio/health/live", params, FIX_ARTIFACTS))
+    checks.append(endpoint_check("minio", "ready", f"{base}/minio/health/ready", params, FIX_ARTIFACTS))
     if params["cluster"]:
-        cluster = endpoint_check("minio", "cluster", f"{base}/minio/health/cluster", params["timeout"], FIX_ARTIFACTS)
+        cluster = endpoint_check("minio", "cluster", f"{base}/minio/health/cluster", params, FIX_ARTIFACTS)
         if cluster.status == FAIL and cluster.data.get("http_status") == 503:
             cluster.detail += " (no write quorum: too many drives or nodes are down)"
         checks.append(cluster)
@@ -194,18 +174,17 @@ def minio_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list[Ch
 def api_check(base: str, params: dict[str, Any]) -> Check:
     """An authenticated search: MLflow answers it from its database, unlike /health."""
     url = f"{base}/api/2.0/mlflow/experiments/search"
-    body = json.dumps({"max_results": 1}).encode()
-    status, answer = http_request(url, params["timeout"], "POST", body, params["username"], params["password"])
-    if status == 200:
+    answer = request("POST", url, HttpSettings.from_params(params), json_body={"max_results": 1})
+    if answer.status == 200:
         return Check("mlflow", "api", OK, "an authenticated experiment search answered (MLflow reaches its database)")
-    if status == 401:
+    if answer.status == 401:
         detail = f"MLflow rejects the credentials of user {params['username'] or '(none)'} (401)"
         return Check(
             "mlflow", "api", FAIL, detail, "check mlflow_server_admin_password in the inventory", {"http_status": 401}
         )
-    reason = error_text(answer) or "no detail"
-    detail = f"an authenticated experiment search failed ({status or 'no answer'}): {reason}"
-    return Check("mlflow", "api", FAIL, detail, f"{FIX_DATABASE}; then {FIX_MLFLOW}", {"http_status": status})
+    reason = answer_text(answer) or "no detail"
+    detail = f"an authenticated experiment search failed ({answer.status or 'no answer'}): {reason}"
+    return Check("mlflow", "api", FAIL, detail, f"{FIX_DATABASE}; then {FIX_MLFLOW}", {"http_status": answer.status})
 
 
 def artifact_check(base: str, params: dict[str, Any], check_mode: bool) -> Check:
@@ -215,15 +194,16 @@ def artifact_check(base: str, params: dict[str, Any], check_mode: bool) -> Check
     path = f"{ARTIFACT_PREFIX}/{socket.gethostname()}-{uuid.uuid4().hex}.txt"
     url = f"{base}/api/2.0/mlflow-artifacts/artifacts/{path}"
     payload = f"birtha health check {uuid.uuid4().hex}".encode()
-    auth = (params["username"], params["password"])
+    settings = HttpSettings.from_params(params)
     steps = (("write", "PUT", payload), ("read back", "GET", None), ("delete", "DELETE", None))
     for step, method, data in steps:
-        status, body = http_request(url, params["timeout"], method, data, *auth)
-        if status != 200:
-            answer = f"{status or 'no answer'}: {error_text(body)}"
-            detail = f"MLflow could not {step} an artifact in the artifact store ({answer})"
-            return Check("mlflow", "artifacts", FAIL, detail, FIX_ARTIFACTS, {"http_status": status, "step": step})
-        if step == "read back" and body != payload:
+        answer = request(method, url, settings, data=data)
+        if answer.status != 200:
+            said = f"{answer.status or 'no answer'}: {answer_text(answer)}"
+            detail = f"MLflow could not {step} an artifact in the artifact store ({said})"
+            data_out = {"http_status": answer.status, "step": step}
+            return Check("mlflow", "artifacts", FAIL, detail, FIX_ARTIFACTS, data_out)
+        if step == "read back" and answer.body != payload:
             return Check(
                 "mlflow", "artifacts", FAIL, "the artifact read back differs from what was written", FIX_ARTIFACTS
             )
@@ -356,7 +336,7 @@ def mlflow_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list[C
     state = unit_state(module.run_command, unit)
     checks = [service_check("mlflow", state, FIX_MLFLOW)]
     base = (params["url"] or "http://127.0.0.1:5000").rstrip("/")
-    health = endpoint_check("mlflow", "health", f"{base}/health", params["timeout"], FIX_MLFLOW)
+    health = endpoint_check("mlflow", "health", f"{base}/health", params, FIX_MLFLOW)
     checks.append(health)
     if health.status == OK:
         api = api_check(base, params)

@@ -12,31 +12,20 @@ The endpoints, as MLflow 3.17.2 serves them (mlflow/server/auth/routes.py):
   refuses a second row for the same resource and revoke-then-grant would open a window in which the
   user falls back to the server's ``default_permission``.
 
-Plain ``requests`` rather than MLflow's ``AuthServiceClient``: that client lives in ``mlflow.server``,
-which imports Flask, so it needs the full ``mlflow`` package where the modules only require
-``mlflow-skinny``; and its ``RestException`` drops the HTTP status, which is what tells a wrong password
-(401) from a non-admin (403) from a server without the auth app (404 without a JSON body).
+The collection's HTTP client (http_client) rather than MLflow's ``AuthServiceClient``: that client lives in
+``mlflow.server``, which imports Flask, so it needs the full ``mlflow`` package; and its ``RestException`` drops
+the HTTP status, which is what tells a wrong password (401) from a non-admin (403) from a server without the
+auth app (404 without a JSON body). So mlflow_user and mlflow_permission need nothing beyond ansible-core.
 """
 
 from __future__ import annotations
 
-import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, NoReturn
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_verify
-
-REQUESTS_IMPORT_ERROR: str | None
-try:
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.util.retry import Retry
-except ImportError:
-    REQUESTS_IMPORT_ERROR = traceback.format_exc()
-else:
-    REQUESTS_IMPORT_ERROR = None
+from ansible_collections.birtha.mlflow.plugins.module_utils.http_client import Answer, HttpSettings, request
 
 # Resource-level grants MLflow 3.17 accepts (permissions.RESOURCE_GRANTABLE_PERMISSIONS). NO_PERMISSIONS
 # is no longer grantable on a resource: DENY blocks a user, and no grant means default_permission.
@@ -50,20 +39,6 @@ SYNTHETIC_ROLE = "__user_{user_id}__"
 ResourceType = Literal["experiment", "registered_model"]
 UserAction = Literal["create", "make_admin", "revoke_admin", "update_password", "delete"]
 PermissionAction = Literal["grant", "update", "revoke"]
-
-
-@dataclass(frozen=True)
-class Tls:
-    """How to verify the server's certificate: against ca_bundle, else the host's trust store."""
-
-    ca_bundle: str | None = None
-    validate_certs: bool = True
-
-    @property
-    def verify(self) -> bool | str:
-        # The same order as MLflow's client in mlflow_api: requests would otherwise ignore the host's trust
-        # store, where the ssl_hardening role installs the platform CA.
-        return tls_verify(self.ca_bundle, self.validate_certs)
 
 
 @dataclass(frozen=True)
@@ -95,10 +70,6 @@ class AuthApiError(Exception):
         self.error_code = error_code
 
 
-def tls_from_params(params: dict[str, Any]) -> Tls:
-    return Tls(ca_bundle=params.get("ca_bundle"), validate_certs=bool(params.get("validate_certs", True)))
-
-
 def describe_http_error(
     status: int, error_code: str, detail: str, tracking_uri: str, username: str | None, action: str
 ) -> str:
@@ -123,9 +94,9 @@ def describe_http_error(
     return f"Could not {action}: MLflow at {tracking_uri} answered HTTP {status} {error_code}: {detail}".rstrip(": ")
 
 
-def describe_connection_error(exc: BaseException, tracking_uri: str, action: str) -> str:
-    first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
-    if REQUESTS_IMPORT_ERROR is None and isinstance(exc, requests.exceptions.SSLError):
+def describe_connection_error(answer: Answer, tracking_uri: str, action: str) -> str:
+    first_line = (answer.reason.splitlines() or ["no answer"])[0]
+    if answer.tls_failure:
         return (
             f"Could not {action}: the TLS certificate of MLflow at {tracking_uri} did not verify. Set ca_bundle to "
             f"the CA that signed it (validate_certs=false only for testing). ({first_line})"
@@ -136,37 +107,15 @@ def describe_connection_error(exc: BaseException, tracking_uri: str, action: str
     )
 
 
-def error_body(response: Any) -> tuple[str, str]:
+def error_body(answer: Answer) -> tuple[str, str]:
     """MLflow's error_code and message from a JSON error body; ("", text) for anything else."""
     try:
-        body = response.json()
+        body = answer.json()
     except ValueError:
-        return "", response.text.strip()[:300]
+        return "", answer.text.strip()[:300]
     if not isinstance(body, dict):
         return "", str(body)[:300]
     return str(body.get("error_code", "")), str(body.get("message", ""))
-
-
-def new_session(auth: tuple[str, str] | None, token: str | None, retries: int) -> Any:
-    # No session.verify: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override it, so a ca_bundle would be
-    # ignored on hosts that set them. Each request passes verify= itself, which the environment cannot override.
-    session = requests.Session()
-    if token and not auth:
-        session.headers["Authorization"] = f"Bearer {token}"
-    session.auth = auth
-    # Retry connection failures and gateway errors, but resend only GETs after a response: a repeated
-    # create or grant would fail with RESOURCE_ALREADY_EXISTS and hide that the first one worked.
-    retry = Retry(
-        total=retries,
-        read=0,
-        status=retries,
-        backoff_factor=1,
-        status_forcelist=(502, 503, 504),
-        allowed_methods={"GET"},
-    )
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    session.mount("https://", HTTPAdapter(max_retries=retry))
-    return session
 
 
 class AuthApi:
@@ -174,27 +123,24 @@ class AuthApi:
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.tracking_uri: str = params["tracking_uri"].rstrip("/")
-        self.username: str | None = params.get("username")
-        self.timeout: int = params.get("timeout") or 30
-        auth = (params["username"], params.get("password") or "") if params.get("username") else None
-        self.verify = tls_from_params(params).verify
-        self.session = new_session(auth, params.get("token"), params.get("retries") or 0)
+        self.settings = HttpSettings.from_params(params)
+        self.username: str | None = self.settings.username
 
     def call(
         self, method: str, path: str, action: str, *, params: dict[str, Any] | None = None, body: Any = None
     ) -> Any:
         """One request; the decoded JSON answer, or AuthApiError worded for the operator."""
+        answer = request(method, self.tracking_uri + path, self.settings, query=params, json_body=body)
+        if not answer.answered:
+            raise AuthApiError(describe_connection_error(answer, self.tracking_uri, action))
+        if answer.status >= 400:
+            code, detail = error_body(answer)
+            message = describe_http_error(answer.status, code, detail, self.tracking_uri, self.username, action)
+            raise AuthApiError(message, answer.status, code)
         try:
-            response = self.session.request(
-                method, self.tracking_uri + path, params=params, json=body, timeout=self.timeout, verify=self.verify
-            )
-        except requests.exceptions.RequestException as exc:
-            raise AuthApiError(describe_connection_error(exc, self.tracking_uri, action)) from exc
-        if response.status_code >= 400:
-            code, detail = error_body(response)
-            message = describe_http_error(response.status_code, code, detail, self.tracking_uri, self.username, action)
-            raise AuthApiError(message, response.status_code, code)
-        return response.json() if response.content else {}
+            return answer.json()
+        except ValueError as exc:
+            raise AuthApiError(f"Could not {action}: MLflow at {self.tracking_uri} answered no JSON.") from exc
 
     # ---- users ----
 
@@ -216,7 +162,7 @@ class AuthApi:
         body = {"username": name, "password": password}
         if name == self.username:
             # MLflow treats a change of one's own password as self-service and wants the current one.
-            body["current_password"] = self.session.auth[1]
+            body["current_password"] = self.settings.password or ""
         self.call("PATCH", "/api/2.0/mlflow/users/update-password", f"change the password of {name!r}", body=body)
 
     def set_admin(self, name: str, is_admin: bool) -> None:
@@ -320,29 +266,24 @@ def find_grant(rows: list[dict[str, Any]], user_id: int, resource: Resource) -> 
     return None
 
 
-def password_works(tracking_uri: str, user: str, password: str, tls: Tls, timeout: int = 30) -> bool:
+def password_works(tracking_uri: str, user: str, password: str, settings: HttpSettings) -> bool:
     """Whether user can log in with password, so a password is compared without being stored anywhere.
 
     users/current answers any authenticated user and changes nothing, so this is safe in check mode. With
     the server's auth_cache_ttl_seconds on, a worker may still accept a replaced password until its cache
     entry expires.
     """
-    session = new_session((user, password), None, retries=1)
-    url = tracking_uri.rstrip("/") + "/api/2.0/mlflow/users/current"
-    try:
-        response = session.get(url, timeout=timeout, verify=tls.verify)
-    except requests.exceptions.RequestException as exc:
-        raise AuthApiError(describe_connection_error(exc, tracking_uri, f"check the password of {user!r}")) from exc
-    if response.status_code == 401:
+    as_user = replace(settings, username=user, password=password, token=None, retries=min(settings.retries, 1))
+    action = f"check the password of {user!r}"
+    answer = request("GET", tracking_uri.rstrip("/") + "/api/2.0/mlflow/users/current", as_user)
+    if not answer.answered:
+        raise AuthApiError(describe_connection_error(answer, tracking_uri, action))
+    if answer.status == 401:
         return False
-    if response.status_code >= 400:
-        code, detail = error_body(response)
+    if answer.status >= 400:
+        code, detail = error_body(answer)
         raise AuthApiError(
-            describe_http_error(
-                response.status_code, code, detail, tracking_uri, user, f"check the password of {user!r}"
-            ),
-            response.status_code,
-            code,
+            describe_http_error(answer.status, code, detail, tracking_uri, user, action), answer.status, code
         )
     return True
 
@@ -413,11 +354,6 @@ def plan_permission(current: str | None, desired: str | None) -> PermissionActio
 def user_view(user: dict[str, Any]) -> dict[str, Any]:
     """What the module returns about a user: never a password or its hash."""
     return {"name": user["username"], "id": user.get("id"), "is_admin": bool(user.get("is_admin"))}
-
-
-def require_requests(module: AnsibleModule) -> None:
-    if REQUESTS_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
 
 
 def fail_auth(module: AnsibleModule, exc: AuthApiError) -> NoReturn:

@@ -158,7 +158,6 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_auth import (
     Resource,
     fail_auth,
     plan_permission,
-    require_requests,
 )
 
 RESOURCE_OPTIONS = ("experiment_name", "experiment_id", "registered_model")
@@ -218,7 +217,6 @@ def main() -> None:
         required_one_of=[RESOURCE_OPTIONS],
         required_if=[("state", "present", ["permission"])],
     )
-    require_requests(module)
     params = module.params
     user_name = params["user"]
     desired = params["permission"] if params["state"] == "present" else None

@@ -146,8 +146,6 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_auth import (
     password_works,
     plan_user,
     refuse_self_lockout,
-    require_requests,
-    tls_from_params,
     user_view,
 )
 
@@ -222,7 +220,6 @@ def diff_view(user: dict[str, Any] | None) -> dict[str, Any]:
 
 def main() -> None:
     module = MlflowModule(argument_spec(), supports_check_mode=True)
-    require_requests(module)
     params = module.params
     name = params["name"]
     desired = desired_user(params)
@@ -232,9 +229,7 @@ def main() -> None:
         check_password_given(module, current, desired)
         password_ok = None
         if needs_password_check(current, desired):
-            password_ok = password_works(
-                params["tracking_uri"], name, desired.password or "", tls_from_params(params), params["timeout"]
-            )
+            password_ok = password_works(params["tracking_uri"], name, desired.password or "", api.settings)
         actions = plan_user(current, desired, password_ok)
         refusal = refuse_self_lockout(name, params["username"], actions)
         if refusal:

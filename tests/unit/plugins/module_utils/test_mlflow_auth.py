@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
-import requests
+import base64
+import json
 
-from ansible_collections.birtha.mlflow.plugins.module_utils import trust
+import pytest
+
+from ansible_collections.birtha.mlflow.plugins.module_utils.http_client import HttpSettings
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_auth import (
     AuthApi,
     AuthApiError,
     DesiredUser,
     Grant,
     Resource,
-    Tls,
     describe_http_error,
     find_grant,
     needs_password_check,
@@ -23,6 +24,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_auth import (
     user_view,
 )
 from ansible_collections.birtha.mlflow.plugins.modules.mlflow_user import predicted
+from ansible_collections.birtha.mlflow.tests.unit.plugins.module_utils.loopback import serve
 
 ALICE = {"id": 3, "username": "alice", "is_admin": False}
 EXPERIMENT = Resource("experiment", "7", "integration")
@@ -149,14 +151,6 @@ def test_resource_is_returned_with_type_id_and_name():
 # ---- connection ----
 
 
-def test_certificates_are_verified_against_the_ca_bundle_when_given(monkeypatch):
-    monkeypatch.setattr(trust, "system_ca_bundle", lambda: "/etc/ssl/certs/ca-certificates.crt")
-    assert Tls("/etc/ca.pem").verify == "/etc/ca.pem"
-    assert Tls().verify == "/etc/ssl/certs/ca-certificates.crt"
-    assert Tls(None, validate_certs=False).verify is False
-    assert Tls("/etc/ca.pem", validate_certs=False).verify is False
-
-
 def test_errors_name_the_cause_and_the_fix():
     uri = "http://mlflow:5000"
     unauthorized = describe_http_error(401, "", "", uri, "admin", "create user 'bob'")
@@ -171,66 +165,39 @@ def test_errors_name_the_cause_and_the_fix():
     assert "HTTP 400 INVALID_PARAMETER_VALUE: Password must be" in other
 
 
-class FakeResponse:
-    def __init__(self, status: int, body: str) -> None:
-        self.status_code = status
-        self.text = body
-        self.content = body.encode()
-
-    def json(self):
-        import json
-
-        return json.loads(self.text)
+def api_at(url: str) -> AuthApi:
+    return AuthApi({"tracking_uri": url + "/", "username": "admin", "password": "admin-password", "retries": 0})
 
 
-def api_answering(monkeypatch, status: int, body: str) -> AuthApi:
-    api = AuthApi({"tracking_uri": "http://mlflow:5000/", "username": "admin", "password": "x", "retries": 0})
-    monkeypatch.setattr(api.session, "request", lambda *args, **kwargs: FakeResponse(status, body))
-    return api
+def test_missing_user_is_none_but_other_errors_raise():
+    missing = b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "User with username=bob not found"}'
+    for server in serve([(404, missing), (403, b"Permission denied")]):
+        assert api_at(server.url).get_user("bob") is None
+        with pytest.raises(AuthApiError, match="is not an admin") as raised:
+            api_at(server.url).get_user("bob")
+        assert raised.value.status == 403
+        assert server.seen[0]["path"] == "/api/2.0/mlflow/users/get?username=bob"
 
 
-def test_missing_user_is_none_but_other_errors_raise(monkeypatch):
-    missing = '{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "User with username=bob not found"}'
-    assert api_answering(monkeypatch, 404, missing).get_user("bob") is None
-    with pytest.raises(AuthApiError, match="is not an admin") as raised:
-        api_answering(monkeypatch, 403, "Permission denied").get_user("bob")
-    assert raised.value.status == 403
-
-
-def test_a_server_that_does_not_answer(monkeypatch):
-    api = AuthApi({"tracking_uri": "http://127.0.0.1:9", "username": "admin", "password": "x", "retries": 0})
-
-    def refuse(*args, **kwargs):
-        raise requests.exceptions.ConnectionError("Connection refused")
-
-    monkeypatch.setattr(api.session, "request", refuse)
+def test_a_server_that_does_not_answer():
     with pytest.raises(AuthApiError, match="does not answer"):
-        api.get_user("bob")
+        api_at("http://127.0.0.1:9").get_user("bob")
+
+
+def test_changing_ones_own_password_sends_the_current_one():
+    for server in serve([(200, b"{}")]):
+        api_at(server.url).update_password("admin", "a-new-password")
+        assert json.loads(server.seen[0]["body"]) == {
+            "username": "admin",
+            "password": "a-new-password",
+            "current_password": "admin-password",
+        }
 
 
 @pytest.mark.parametrize(("status", "works"), [(200, True), (401, False)])
-def test_password_works_is_a_login_attempt(monkeypatch, status, works):
-    monkeypatch.setattr(requests.Session, "get", lambda self, url, timeout, verify: FakeResponse(status, "{}"))
-    assert password_works("http://mlflow:5000", "alice", "secret-secret", Tls()) is works
-
-
-def test_ca_bundle_is_passed_with_every_request_where_the_environment_cannot_override_it(monkeypatch):
-    # requests replaces a session's verify with REQUESTS_CA_BUNDLE, never a request's own.
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
-    seen = {}
-
-    def get(self, url, timeout, verify):
-        seen["password_works"] = verify
-        return FakeResponse(401, "")
-
-    monkeypatch.setattr(requests.Session, "get", get)
-    password_works("https://mlflow:5000", "alice", "secret-secret", Tls("/etc/birtha/ca.crt"))
-    api = AuthApi({"tracking_uri": "https://mlflow:5000", "username": "admin", "ca_bundle": "/etc/birtha/ca.crt"})
-
-    def request(*args, **kwargs):
-        seen["api"] = kwargs["verify"]
-        return FakeResponse(200, '{"user": {"id": 1, "username": "bob", "is_admin": false}}')
-
-    monkeypatch.setattr(api.session, "request", request)
-    api.get_user("bob")
-    assert seen == {"password_works": "/etc/birtha/ca.crt", "api": "/etc/birtha/ca.crt"}
+def test_password_works_is_a_login_attempt_as_that_user(status, works):
+    for server in serve([(status, b"{}")]):
+        settings = HttpSettings(username="admin", password="admin-password")
+        assert password_works(server.url, "alice", "secret-secret", settings) is works
+        expected = "Basic " + base64.b64encode(b"alice:secret-secret").decode()
+        assert server.seen[0]["authorization"] == expected

@@ -1,0 +1,167 @@
+# Copyright: Birtha platform team
+# Apache License 2.0 (see LICENSE)
+"""The collection's one HTTP client: Ansible's own open_url, with one retry policy and one TLS policy.
+
+Every HTTP call the collection makes itself (the basic-auth app in mlflow_user/mlflow_permission, the health
+probes of platform_health) goes through request() here. open_url needs nothing beyond ansible-core, so these
+modules run on any host Ansible reaches. MLflow's entity API is the one exception: it goes through MLflow's
+own client (mlflow_api), which mlflow_client_environment() below sets to the same timeout, retries and TLS.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
+
+from ansible.module_utils.urls import SSLValidationError, open_url
+
+# Gateway answers a restarting server or a load balancer gives; worth asking again.
+RETRY_STATUSES = (502, 503, 504)
+BACKOFF_SECONDS = 1.0
+NO_ANSWER = 0
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How to reach a server: the module options every HTTP-speaking module shares."""
+
+    timeout: int = 30
+    retries: int = 0
+    ca_bundle: str | None = None
+    validate_certs: bool = True
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> HttpSettings:
+        return cls(
+            timeout=params.get("timeout") or 30,
+            retries=params.get("retries") or 0,
+            ca_bundle=params.get("ca_bundle"),
+            validate_certs=bool(params.get("validate_certs", True)),
+            username=params.get("username"),
+            password=params.get("password"),
+            token=params.get("token"),
+        )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A server's answer; status NO_ANSWER (0) when nothing answered, with the reason."""
+
+    status: int
+    body: bytes = b""
+    reason: str = ""
+    tls_failure: bool = False
+    refused: bool = False
+
+    @property
+    def answered(self) -> bool:
+        return self.status != NO_ANSWER
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The decoded JSON body ({} for an empty one); ValueError when it is not JSON."""
+        return json.loads(self.body) if self.body.strip() else {}
+
+
+def is_tls_failure(error: BaseException) -> bool:
+    """Whether the connection failed because the server's certificate did not verify."""
+    reason = getattr(error, "reason", error)
+    return isinstance(reason, (ssl.SSLError, ssl.CertificateError)) or isinstance(error, SSLValidationError)
+
+
+def is_refused(error: BaseException) -> bool:
+    """Nothing listened: the request never reached a server, so any method may be sent again."""
+    return isinstance(getattr(error, "reason", error), ConnectionRefusedError)
+
+
+def headers_for(settings: HttpSettings, json_body: bool) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"} if json_body else {}
+    if settings.token and not settings.username:
+        headers["Authorization"] = f"Bearer {settings.token}"
+    return headers
+
+
+def send_once(method: str, url: str, settings: HttpSettings, data: bytes | None, headers: dict[str, str]) -> Answer:
+    """One attempt; HTTP errors are answers, connection failures an Answer with status 0."""
+    try:
+        response = open_url(
+            url,
+            method=method,
+            data=data,
+            headers=headers,
+            timeout=settings.timeout,
+            validate_certs=settings.validate_certs,
+            ca_path=settings.ca_bundle if settings.validate_certs else None,
+            url_username=settings.username,
+            url_password=settings.password or "",
+            force_basic_auth=bool(settings.username),
+            # A ~/.netrc on the controller must not change whom a task authenticates as.
+            use_netrc=False,
+        )
+        return Answer(response.status, response.read())
+    except HTTPError as error:
+        return Answer(error.code, error.read() or str(error.reason).encode())
+    except (URLError, SSLValidationError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return Answer(
+            NO_ANSWER,
+            reason=str(reason) or type(error).__name__,
+            tls_failure=is_tls_failure(error),
+            refused=is_refused(error),
+        )
+
+
+def should_retry(method: str, answer: Answer) -> bool:
+    """Resend only what cannot have been done twice: a GET, or a request that reached no server.
+
+    A repeated create or grant would fail with RESOURCE_ALREADY_EXISTS and hide that the first one worked.
+    """
+    if answer.refused:
+        return True
+    if method != "GET" or answer.tls_failure:
+        return False
+    return answer.status == NO_ANSWER or answer.status in RETRY_STATUSES
+
+
+def request(
+    method: str,
+    url: str,
+    settings: HttpSettings,
+    *,
+    query: dict[str, Any] | None = None,
+    json_body: Any = None,
+    data: bytes | None = None,
+) -> Answer:
+    """Send a request under the retry and TLS policy; the last answer (status 0 if none came)."""
+    if query:
+        url = f"{url}?{urlencode(query)}"
+    payload = json.dumps(json_body).encode() if json_body is not None else data
+    headers = headers_for(settings, json_body is not None)
+    attempt = 0
+    while True:
+        answer = send_once(method, url, settings, payload, headers)
+        if attempt >= settings.retries or not should_retry(method, answer):
+            return answer
+        time.sleep(BACKOFF_SECONDS * 2**attempt)
+        attempt += 1
+
+
+def mlflow_client_environment(settings: HttpSettings) -> dict[str, str]:
+    """MLflow's client reads its HTTP settings from the environment: the same policy as request()."""
+    return {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(settings.timeout),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(settings.retries),
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": str(int(BACKOFF_SECONDS)),
+        "MLFLOW_TRACKING_INSECURE_TLS": "false" if settings.validate_certs else "true",
+    }

@@ -1,0 +1,105 @@
+"""The one HTTP client against a real server on loopback: retries, authentication, TLS and no-answer wording."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import ssl
+
+import pytest
+
+from ansible_collections.birtha.mlflow.plugins.module_utils import http_client
+from ansible_collections.birtha.mlflow.plugins.module_utils.http_client import (
+    NO_ANSWER,
+    HttpSettings,
+    mlflow_client_environment,
+    request,
+)
+from ansible_collections.birtha.mlflow.tests.unit.plugins.module_utils.loopback import self_signed, serve
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    monkeypatch.setattr(http_client, "BACKOFF_SECONDS", 0.0)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_read_is_retried_through_gateway_errors(no_backoff):
+    for server in serve([(503, b"busy"), (502, b"bad gateway"), (200, b'{"ok": true}')]):
+        answer = request("GET", server.url + "/x", HttpSettings(retries=2))
+        assert (answer.status, answer.json()) == (200, {"ok": True})
+        assert len(server.seen) == 3
+
+
+def test_retries_stop_at_the_count_and_hand_back_the_last_answer(no_backoff):
+    for server in serve([(503, b"busy")] * 5):
+        answer = request("GET", server.url + "/x", HttpSettings(retries=1))
+        assert (answer.status, answer.text, len(server.seen)) == (503, "busy", 2)
+
+
+def test_a_write_that_reached_the_server_is_never_sent_twice(no_backoff):
+    for server in serve([(503, b"busy"), (200, b"{}")]):
+        answer = request("POST", server.url + "/create", HttpSettings(retries=3), json_body={"name": "a"})
+        assert answer.status == 503
+        assert [seen["method"] for seen in server.seen] == ["POST"]
+
+
+def test_json_query_and_basic_auth_are_sent_as_given():
+    for server in serve([(200, b"{}")]):
+        settings = HttpSettings(username="admin", password="s3cret-s3cret")
+        request("PATCH", server.url + "/u", settings, query={"username": "bob b"}, json_body={"is_admin": True})
+        seen = server.seen[0]
+        assert seen["path"] == "/u?username=bob+b"
+        assert seen["content_type"] == "application/json"
+        assert json.loads(seen["body"]) == {"is_admin": True}
+        assert seen["authorization"] == "Basic " + base64.b64encode(b"admin:s3cret-s3cret").decode()
+
+
+def test_a_token_is_sent_as_bearer_only_without_a_username():
+    for server in serve([(200, b"{}"), (200, b"{}")]):
+        request("GET", server.url, HttpSettings(token="tok"))
+        request("GET", server.url, HttpSettings(token="tok", username="admin", password="pw"))
+        assert server.seen[0]["authorization"] == "Bearer tok"
+        assert str(server.seen[1]["authorization"]).startswith("Basic ")
+
+
+def test_an_error_answer_keeps_its_status_and_body():
+    for server in serve([(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST"}')]):
+        answer = request("GET", server.url, HttpSettings())
+        assert answer.status == 404
+        assert answer.json() == {"error_code": "RESOURCE_DOES_NOT_EXIST"}
+
+
+def test_nothing_listening_is_no_answer_with_the_reason(no_backoff):
+    answer = request("POST", f"http://127.0.0.1:{free_port()}/x", HttpSettings(retries=1))
+    assert (answer.status, answer.answered, answer.refused, answer.tls_failure) == (NO_ANSWER, False, True, False)
+    assert "refused" in answer.reason.lower()
+
+
+def test_a_certificate_that_does_not_verify_is_a_tls_failure_and_not_retried(tmp_path, no_backoff):
+    cert, key = self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    for server in serve([(200, b"{}")] * 3, context):
+        url = f"https://127.0.0.1:{server.server_address[1]}/"
+        refused = request("GET", url, HttpSettings(retries=2))
+        assert (refused.answered, refused.tls_failure) == (False, True)
+        assert request("GET", url, HttpSettings(ca_bundle=str(cert))).status == 200
+        assert request("GET", url, HttpSettings(validate_certs=False)).status == 200
+
+
+def test_mlflow_client_gets_the_same_timeout_retries_and_tls():
+    env = mlflow_client_environment(HttpSettings(timeout=7, retries=3, validate_certs=False))
+    assert env == {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "7",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        "MLFLOW_TRACKING_INSECURE_TLS": "true",
+    }
