@@ -67,9 +67,9 @@ from ansible.errors import AnsibleError, AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
-    MLFLOW_IMPORT_ERROR,
     client_env,
     describe_error,
+    load_mlflow_client,
     model_version_to_dict,
     new_client,
 )
@@ -94,7 +94,7 @@ CONNECTION_OPTIONS = (
 class LookupModule(LookupBase):
     def run(self, terms: list[Any], variables: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
         self.set_options(var_options=variables, direct=kwargs)
-        if MLFLOW_IMPORT_ERROR is not None:
+        if load_mlflow_client()[1] is not None:
             raise AnsibleError(
                 "The birtha.mlflow.mlflow_model lookup needs mlflow-skinny (or mlflow) on the controller."
             )

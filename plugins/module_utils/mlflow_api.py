@@ -17,19 +17,30 @@ from typing import Any, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
+from ansible_collections.birtha.mlflow.plugins.module_utils.http_client import HttpSettings, mlflow_client_environment
 from ansible_collections.birtha.mlflow.plugins.module_utils.trust import system_ca_bundle
 
-MLFLOW_IMPORT_ERROR: str | None
-try:
-    # Not used here: modules import it from here, where Exception stands in for it without mlflow.
-    from mlflow.exceptions import MlflowException  # pylint: disable=unused-import
-    from mlflow.tracking import MlflowClient
-except ImportError:
-    MLFLOW_IMPORT_ERROR = traceback.format_exc()
-    MlflowException = Exception  # type: ignore[misc,assignment]
-    MlflowClient = None  # type: ignore[misc,assignment]
-else:
-    MLFLOW_IMPORT_ERROR = None
+
+def load_mlflow_client() -> tuple[Any, str | None]:
+    """MLflow's client class, or None with the import's traceback.
+
+    Imported on first use, not with this file: importing mlflow costs about a second of CPU, which modules that
+    never build a client (mlflow_user, mlflow_permission, a task refused on its options) should not pay.
+    """
+    try:
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        return None, traceback.format_exc()
+    return MlflowClient, None
+
+
+def mlflow_exception() -> type[BaseException]:
+    """MLflow's exception class (errors of the API and of connections, which MLflow wraps), after a client exists."""
+    try:
+        from mlflow.exceptions import MlflowException
+    except ImportError:
+        return Exception
+    return MlflowException
 
 
 def mlflow_argument_spec() -> dict[str, dict[str, Any]]:
@@ -48,13 +59,7 @@ def mlflow_argument_spec() -> dict[str, dict[str, Any]]:
 
 def client_environment(params: dict[str, Any]) -> dict[str, str]:
     """MLflow's client reads its credentials and HTTP settings from the environment."""
-    env = {
-        "MLFLOW_TRACKING_URI": params["tracking_uri"],
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(params["timeout"]),
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(params["retries"]),
-        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-        "MLFLOW_TRACKING_INSECURE_TLS": "false" if params["validate_certs"] else "true",
-    }
+    env = {"MLFLOW_TRACKING_URI": params["tracking_uri"], **mlflow_client_environment(HttpSettings.from_params(params))}
     # requests ignores the host's trust store (where ssl_hardening puts the platform CA) unless told: MLflow's
     # calls to the server read MLFLOW_TRACKING_SERVER_CERT_PATH, its downloads from presigned MinIO URLs
     # REQUESTS_CA_BUNDLE.
@@ -96,15 +101,19 @@ def new_client(params: dict[str, Any]) -> Any:
     MLflow's client reads credentials only from the environment, so this sets it. Modules run in a
     process of their own; the lookup plugin runs in a per-task worker process.
     """
+    client_class, import_error = load_mlflow_client()
+    if import_error is not None:
+        raise ImportError(import_error)
     os.environ.update(client_environment(params))
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    return MlflowClient(tracking_uri=params["tracking_uri"])
+    return client_class(tracking_uri=params["tracking_uri"])
 
 
 def mlflow_client(module: AnsibleModule) -> Any:
     """An MlflowClient configured from the module's connection options."""
-    if MLFLOW_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("mlflow-skinny"), exception=MLFLOW_IMPORT_ERROR)
+    import_error = load_mlflow_client()[1]
+    if import_error is not None:
+        module.fail_json(msg=missing_required_lib("mlflow-skinny"), exception=import_error)
     return new_client(module.params)
 
 

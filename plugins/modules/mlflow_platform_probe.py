@@ -122,10 +122,10 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
-    MlflowException,
     fail_with_error,
     mlflow_argument_spec,
     mlflow_client,
+    mlflow_exception,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import BOTO3_IMPORT_ERROR, new_s3_client
 from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_verify
@@ -219,7 +219,7 @@ def run_probe(module: AnsibleModule) -> dict[str, Any]:
 
     try:
         client.search_experiments(max_results=1)
-    except MlflowException as exc:  # also covers connection errors, which MLflow wraps
+    except mlflow_exception() as exc:  # also covers connection errors, which MLflow wraps
         fail_with_error(module, exc, "authenticate to the tracking server and query its database")
     checks["authenticate"] = True
 
@@ -229,7 +229,7 @@ def run_probe(module: AnsibleModule) -> dict[str, Any]:
             client.restore_experiment(experiment_id)
         if experiment_id is None and not module.check_mode:
             experiment_id = client.create_experiment(params["experiment_name"])
-    except MlflowException as exc:
+    except mlflow_exception() as exc:
         fail_with_error(module, exc, f"find or create the experiment {params['experiment_name']!r}")
     checks["experiment"] = True
     result["experiment_id"] = experiment_id or ""
@@ -239,7 +239,7 @@ def run_probe(module: AnsibleModule) -> dict[str, Any]:
     payload = {"token": secrets.token_hex(8), "value": round(secrets.randbelow(10**6) / 1000, 3)}
     try:
         run = log_probe_run(client, experiment_id, payload)
-    except MlflowException as exc:
+    except mlflow_exception() as exc:
         fail_with_error(module, exc, "log a run (parameter, metric and artifact)")
     checks["log_run"] = True
     result.update(run_id=run.info.run_id, artifact_uri=run.info.artifact_uri)
@@ -270,7 +270,7 @@ def run_probe(module: AnsibleModule) -> dict[str, Any]:
 
     try:
         result["deleted_runs"] = prune_probe_runs(client, experiment_id, params["keep_runs"])
-    except MlflowException as exc:
+    except mlflow_exception() as exc:
         fail_with_error(module, exc, "delete older probe runs")
     return result
 
