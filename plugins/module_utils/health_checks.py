@@ -15,8 +15,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.http_client import Answer, HttpSettings, request
-from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import CONNECTION_USAGE_SQL, ConnectionUsage
 from ansible_collections.birtha.mlflow.plugins.module_utils.pg_clusters import parse_clusters
+from ansible_collections.birtha.mlflow.plugins.module_utils.pg_stats import CONNECTION_USAGE_SQL, ConnectionUsage
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import (
     FAIL,
     OK,

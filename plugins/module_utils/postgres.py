@@ -19,9 +19,11 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 PSYCOPG2_IMPORT_ERROR: str | None
 try:
     import psycopg2
+    from psycopg2 import sql
 except ImportError:
     PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
     psycopg2 = None  # type: ignore[assignment]
+    sql = None  # type: ignore[assignment]  # the modules fail through PostgresModule before any query
 
     class PostgresError(Exception):  # type: ignore[no-redef]
         """Stands in for psycopg2.Error so that `except PostgresError` compiles; without the driver a module fails

@@ -263,7 +263,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.metric_findings import evaluate
-from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
+from ansible_collections.birtha.mlflow.plugins.module_utils.pg_stats import (
     connection_usage,
     database_sizes,
     largest_tables,

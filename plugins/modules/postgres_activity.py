@@ -118,7 +118,7 @@ summary:
 
 from typing import Any
 
-from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
+from ansible_collections.birtha.mlflow.plugins.module_utils.pg_stats import (
     connection_usage,
     database_sizes,
     end_sessions,

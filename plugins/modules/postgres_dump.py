@@ -105,7 +105,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
     encoding_argument_spec,
     sha256_file,
 )
-from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import alembic_revision, database_state
+from ansible_collections.birtha.mlflow.plugins.module_utils.pg_state import alembic_revision, database_state
 from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresModule, connect, psycopg2
 
 ALEMBIC_TABLES = ("alembic_version", "alembic_version_auth")

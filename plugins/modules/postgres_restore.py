@@ -135,8 +135,8 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
     encoding_argument_spec,
     sha256_file,
 )
-from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import compare_states, database_state, sql
-from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresModule, connect
+from ansible_collections.birtha.mlflow.plugins.module_utils.pg_state import compare_states, database_state
+from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PostgresModule, connect, sql
 
 
 def argument_spec() -> dict[str, Any]:

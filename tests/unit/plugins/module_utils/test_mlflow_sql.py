@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_sql import (
+from ansible_collections.birtha.mlflow.plugins.module_utils.pg_stats import (
     CONNECTION_USAGE_SQL,
     ConnectionUsage,
     connection_usage,
