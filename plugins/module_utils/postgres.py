@@ -19,7 +19,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 PSYCOPG2_IMPORT_ERROR: str | None
 try:
     import psycopg2
-    from psycopg2 import sql
+    from psycopg2 import sql  # pylint: disable=unused-import  # for pg_state, pg_stats, mlflow_sql
 except ImportError:
     PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
     psycopg2 = None  # type: ignore[assignment]
