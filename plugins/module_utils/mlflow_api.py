@@ -164,6 +164,30 @@ class MlflowModule(AnsibleModule):
         raise AssertionError("fail_json returned")  # pragma: no cover - fail_json exits
 
 
+# MLflow's largest page for searches; more results are collected page by page.
+SEARCH_PAGE_SIZE = 1000
+
+
+def search_argument_spec(max_results: int) -> dict[str, dict[str, Any]]:
+    """The listing options of the *_info modules; max_results 0 means all."""
+    return {
+        "view_type": {"type": "str", "choices": ["active_only", "deleted_only", "all"], "default": "active_only"},
+        "order_by": {"type": "list", "elements": "str"},
+        "max_results": {"type": "int", "default": max_results},
+    }
+
+
+def search_limit(module: AnsibleModule) -> int | None:
+    """How many results max_results asks for, None for all; a negative number fails the task."""
+    if module.params["max_results"] < 0:
+        module.fail_json(msg="max_results must be 0 (all) or a positive number.")
+    return module.params["max_results"] or None
+
+
+def page_size(limit: int | None) -> int:
+    return min(SEARCH_PAGE_SIZE, limit or SEARCH_PAGE_SIZE)
+
+
 def error_code(exc: BaseException) -> str:
     """MLflow's error code of an exception (RESOURCE_DOES_NOT_EXIST, ...), or an empty string."""
     return str(getattr(exc, "error_code", "") or "")

@@ -81,20 +81,19 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     MlflowModule,
     collect_pages,
     experiment_to_dict,
+    page_size,
     quote_filter_value,
+    search_argument_spec,
+    search_limit,
     view_type_constant,
 )
-
-PAGE_SIZE = 1000
 
 
 def argument_spec() -> dict[str, dict[str, Any]]:
     return {
         "name": {"type": "str"},
         "filter_string": {"type": "str"},
-        "view_type": {"type": "str", "choices": ["active_only", "deleted_only", "all"], "default": "active_only"},
-        "order_by": {"type": "list", "elements": "str"},
-        "max_results": {"type": "int", "default": 0},
+        **search_argument_spec(max_results=0),
     }
 
 
@@ -108,20 +107,18 @@ def combined_filter(name: str | None, filter_string: str | None) -> str | None:
 def main() -> None:
     module = MlflowModule(argument_spec(), supports_check_mode=True)
     params = module.params
-    if params["max_results"] < 0:
-        module.fail_json(msg="max_results must be 0 (all) or a positive number.")
+    limit = search_limit(module)
     try:
         filter_string = combined_filter(params["name"], params["filter_string"])
     except ValueError as exc:
         module.fail_json(msg=f"name: {exc}")
-    limit = params["max_results"] or None
     client = module.client  # checks that mlflow can be imported before anything else uses it
     view_type = view_type_constant(params["view_type"])
 
     def fetch(token: str | None) -> Any:
         return client.search_experiments(
             view_type=view_type,
-            max_results=min(PAGE_SIZE, limit or PAGE_SIZE),
+            max_results=page_size(limit),
             filter_string=filter_string,
             order_by=params["order_by"],
             page_token=token,

@@ -102,12 +102,13 @@ from typing import Any
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     MlflowModule,
     collect_pages,
+    page_size,
     run_to_dict,
+    search_argument_spec,
+    search_limit,
     uniq,
     view_type_constant,
 )
-
-PAGE_SIZE = 1000
 
 
 def argument_spec() -> dict[str, dict[str, Any]]:
@@ -115,9 +116,7 @@ def argument_spec() -> dict[str, dict[str, Any]]:
         "experiment_ids": {"type": "list", "elements": "str"},
         "experiment_names": {"type": "list", "elements": "str"},
         "filter_string": {"type": "str"},
-        "order_by": {"type": "list", "elements": "str"},
-        "max_results": {"type": "int", "default": 1000},
-        "view_type": {"type": "str", "choices": ["active_only", "deleted_only", "all"], "default": "active_only"},
+        **search_argument_spec(max_results=1000),
     }
 
 
@@ -144,10 +143,8 @@ def main() -> None:
         required_one_of=[("experiment_ids", "experiment_names")],
     )
     params = module.params
-    if params["max_results"] < 0:
-        module.fail_json(msg="max_results must be 0 (all) or a positive number.")
+    limit = search_limit(module)  # before any request: bad input fails without reaching the server
     experiment_ids = resolve_experiment_ids(module)
-    limit = params["max_results"] or None
     client = module.client  # checks that mlflow can be imported before anything else uses it
     view_type = view_type_constant(params["view_type"])
 
@@ -156,7 +153,7 @@ def main() -> None:
             experiment_ids=experiment_ids,
             filter_string=params["filter_string"] or "",
             run_view_type=view_type,
-            max_results=min(PAGE_SIZE, limit or PAGE_SIZE),
+            max_results=page_size(limit),
             order_by=params["order_by"],
             page_token=token,
         )

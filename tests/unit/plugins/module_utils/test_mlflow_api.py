@@ -101,3 +101,24 @@ def test_filter_values_refuse_quotes_mlflow_cannot_escape():
     assert mlflow_api.quote_filter_value("a b") == "'a b'"
     with pytest.raises(ValueError, match="single quote"):
         mlflow_api.quote_filter_value("it's")
+
+
+class ListingModule:
+    """The part of a module search_limit reads and calls."""
+
+    def __init__(self, max_results: int) -> None:
+        self.params = {"max_results": max_results}
+
+    def fail_json(self, msg: str) -> None:
+        raise SystemExit(msg)
+
+
+def test_max_results_zero_means_all_and_a_negative_number_is_refused():
+    assert mlflow_api.search_limit(ListingModule(0)) is None
+    assert mlflow_api.search_limit(ListingModule(25)) == 25
+    with pytest.raises(SystemExit, match="max_results must be 0 \\(all\\) or a positive number"):
+        mlflow_api.search_limit(ListingModule(-1))
+
+
+def test_pages_are_as_large_as_mlflow_allows_or_the_limit():
+    assert [mlflow_api.page_size(limit) for limit in (None, 25, 5000)] == [1000, 25, 1000]
