@@ -50,8 +50,8 @@ options:
         that a server that does not answer fails the task quickly.
       - M(birtha.mlflow.mlflow_user) and M(birtha.mlflow.mlflow_permission) retry reads after a connection
         failure or a 502, 503 or 504 answer, and a write only when no server received it, so that a create
-        is never done twice. The other modules go through MLflow's client, which applies its own rule with
-        this count and these waits.
+        is never done twice. The other modules go through MLflow's client, which takes this count but applies
+        its own rule on what to retry and how long to wait.
     type: int
     default: 2
 requirements:

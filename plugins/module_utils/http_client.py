@@ -5,15 +5,18 @@
 Every HTTP call the collection makes itself (the basic-auth app in mlflow_user/mlflow_permission, the health
 probes of platform_health) goes through request() here. open_url needs nothing beyond ansible-core, so these
 modules run on any host Ansible reaches. MLflow's entity API is the one exception: it goes through MLflow's
-own client (mlflow_api), which mlflow_client_environment() below sets to the same timeout, retries and TLS.
+own client (mlflow_api), which mlflow_client_environment() below gives the same timeout, retry count and TLS
+setting; which requests MLflow's client retries, and how long it waits, is MLflow's own rule.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
@@ -35,8 +38,9 @@ class HttpSettings:
     ca_bundle: str | None = None
     validate_certs: bool = True
     username: str | None = None
-    password: str | None = None
-    token: str | None = None
+    # Kept out of the repr, so that no log or traceback of the settings shows them.
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> HttpSettings:
@@ -76,13 +80,17 @@ class Answer:
 
 def is_tls_failure(error: BaseException) -> bool:
     """Whether the connection failed because the server's certificate did not verify."""
-    reason = getattr(error, "reason", error)
-    return isinstance(reason, (ssl.SSLError, ssl.CertificateError)) or isinstance(error, SSLValidationError)
+    return isinstance(failure_of(error), (ssl.SSLError, ssl.CertificateError)) or isinstance(error, SSLValidationError)
+
+
+def failure_of(error: BaseException) -> BaseException | str:
+    """What went wrong: the error a URLError wraps, else the error itself (ssl.SSLError's own reason is a string)."""
+    return error.reason if isinstance(error, URLError) else error
 
 
 def is_refused(error: BaseException) -> bool:
     """Nothing listened: the request never reached a server, so any method may be sent again."""
-    return isinstance(getattr(error, "reason", error), ConnectionRefusedError)
+    return isinstance(failure_of(error), ConnectionRefusedError)
 
 
 def headers_for(settings: HttpSettings, json_body: bool) -> dict[str, str]:
@@ -111,15 +119,24 @@ def send_once(method: str, url: str, settings: HttpSettings, data: bytes | None,
         )
         return Answer(response.status, response.read())
     except HTTPError as error:
-        return Answer(error.code, error.read() or str(error.reason).encode())
-    except (URLError, SSLValidationError, OSError) as error:
-        reason = getattr(error, "reason", error)
+        return Answer(error.code, error_body(error))
+    # HTTPException: a broken answer (bad status line, body cut short, a URL http.client cannot parse).
+    except (URLError, SSLValidationError, OSError, http.client.HTTPException) as error:
+        reason = failure_of(error)
         return Answer(
             NO_ANSWER,
             reason=str(reason) or type(error).__name__,
             tls_failure=is_tls_failure(error),
             refused=is_refused(error),
         )
+
+
+def error_body(error: HTTPError) -> bytes:
+    """The body of an error answer; its reason when the body cannot be read."""
+    try:
+        return error.read() or str(error.reason).encode()
+    except (OSError, http.client.HTTPException):
+        return str(error.reason).encode()
 
 
 def should_retry(method: str, answer: Answer) -> bool:
@@ -144,6 +161,10 @@ def request(
     data: bytes | None = None,
 ) -> Answer:
     """Send a request under the retry and TLS policy; the last answer (status 0 if none came)."""
+    if settings.validate_certs and settings.ca_bundle and not os.access(settings.ca_bundle, os.R_OK):
+        # A configuration error, not a server that does not answer: say so, and do not retry it.
+        reason = f"ca_bundle {settings.ca_bundle} does not exist or cannot be read"
+        return Answer(NO_ANSWER, reason=reason, tls_failure=True)
     if query:
         url = f"{url}?{urlencode(query)}"
     payload = json.dumps(json_body).encode() if json_body is not None else data
@@ -158,10 +179,14 @@ def request(
 
 
 def mlflow_client_environment(settings: HttpSettings) -> dict[str, str]:
-    """MLflow's client reads its HTTP settings from the environment: the same policy as request()."""
+    """MLflow's client reads its HTTP settings from the environment: request()'s timeout, retry count and TLS setting.
+
+    Which requests it retries (every method, on more statuses) and its waits are MLflow's (urllib3's) own.
+    """
     return {
         "MLFLOW_HTTP_REQUEST_TIMEOUT": str(settings.timeout),
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(settings.retries),
+        # MLflow parses it as an int; BACKOFF_SECONDS is a whole number of seconds.
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": str(int(BACKOFF_SECONDS)),
         "MLFLOW_TRACKING_INSECURE_TLS": "false" if settings.validate_certs else "true",
     }

@@ -6,6 +6,7 @@ import base64
 import json
 import socket
 import ssl
+import threading
 
 import pytest
 
@@ -103,3 +104,71 @@ def test_mlflow_client_gets_the_same_timeout_retries_and_tls():
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
         "MLFLOW_TRACKING_INSECURE_TLS": "true",
     }
+
+
+def count_attempts(monkeypatch) -> list[str]:
+    """The methods send_once was called with, in order (what the retry rule actually sent)."""
+    sent: list[str] = []
+    real = http_client.send_once
+
+    def counting(method, *args):
+        sent.append(method)
+        return real(method, *args)
+
+    monkeypatch.setattr(http_client, "send_once", counting)
+    return sent
+
+
+def test_a_refused_write_is_sent_again_and_a_refused_read_too(monkeypatch, no_backoff):
+    sent = count_attempts(monkeypatch)
+    url = f"http://127.0.0.1:{free_port()}/x"
+    request("POST", url, HttpSettings(retries=2), json_body={})
+    request("GET", url, HttpSettings(retries=1))
+    assert sent == ["POST", "POST", "POST", "GET", "GET"]
+
+
+def test_a_certificate_failure_is_not_retried(monkeypatch, tmp_path, no_backoff):
+    cert, key = self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    for server in serve([], context):
+        sent = count_attempts(monkeypatch)
+        request("GET", f"https://127.0.0.1:{server.server_address[1]}/", HttpSettings(retries=3))
+        assert sent == ["GET"]
+
+
+def test_a_ca_bundle_that_is_missing_or_not_pem_is_a_tls_problem_named_as_such(tmp_path, monkeypatch, no_backoff):
+    sent = count_attempts(monkeypatch)
+    missing = request("GET", "https://127.0.0.1:9/", HttpSettings(ca_bundle=str(tmp_path / "none.pem"), retries=2))
+    assert (missing.tls_failure, sent) == (True, [])
+    assert "does not exist or cannot be read" in missing.reason
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    for server in serve([]):
+        answer = request("GET", server.url.replace("http:", "https:"), HttpSettings(ca_bundle=str(garbage)))
+        assert (answer.answered, answer.tls_failure) == (False, True)
+
+
+def test_a_broken_answer_is_no_answer_not_a_traceback():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def garble() -> None:
+            connection = listener.accept()[0]
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+
+        thread = threading.Thread(target=garble, daemon=True)
+        thread.start()
+        answer = request("GET", f"http://127.0.0.1:{port}/", HttpSettings())
+        thread.join(5)
+    assert (answer.answered, answer.tls_failure) == (False, False)
+    assert answer.reason
+
+
+def test_secrets_stay_out_of_the_settings_repr():
+    text = repr(HttpSettings(username="admin", password="pw-secret-1", token="tok-secret-2"))
+    assert "admin" in text and "pw-secret-1" not in text and "tok-secret-2" not in text
