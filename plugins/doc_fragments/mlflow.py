@@ -48,15 +48,18 @@ options:
     description:
       - How many times a failed request is sent again, waiting 1, 2, 4... seconds between tries. Kept low so
         that a server that does not answer fails the task quickly.
-      - M(birtha.mlflow.mlflow_user) and M(birtha.mlflow.mlflow_permission) retry reads after a connection
-        failure or a 502, 503 or 504 answer, and a write only when no server received it, so that a create
-        is never done twice. The other modules go through MLflow's client, which takes this count but applies
-        its own rule on what to retry and how long to wait.
+      - Reads (and searches) are retried after a connection failure or a 502, 503 or 504 answer; a write only
+        when no server received it, so that a create is never done twice. A request that timed out is not
+        sent again, since the server is there but hung. A redirect is not followed; the task fails and names
+        the address to use.
+      - Where MLflow's own code runs (M(birtha.mlflow.mlflow_model_check) loading a model, an artifact root
+        the server does not proxy), MLflow's client takes this count but applies its own rule.
     type: int
     default: 2
 requirements:
-  - mlflow-skinny (or mlflow) on the host that runs the module; M(birtha.mlflow.mlflow_user) and
-    M(birtha.mlflow.mlflow_permission) need only ansible-core
+  - Nothing beyond ansible-core for the calls to MLflow's REST API. M(birtha.mlflow.mlflow_model_check)
+    needs mlflow where it runs; artifact roots the tracking server does not proxy (C(mlflow server)
+    without C(--serve-artifacts)) need mlflow-skinny, and boto3 for S3, where the module runs.
 notes:
   - Set the connection options once for all modules with C(module_defaults) and the action group
     C(group/birtha.mlflow.mlflow).

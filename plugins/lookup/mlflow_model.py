@@ -23,7 +23,7 @@ options:
 extends_documentation_fragment:
   - birtha.mlflow.mlflow.lookup
 requirements:
-  - mlflow-skinny (or mlflow) on the controller
+  - nothing beyond ansible-core (the lookup calls MLflow's REST API itself)
 author:
   - Birtha platform team (!UNKNOWN)
 """
@@ -63,15 +63,13 @@ _raw:
 
 from typing import Any
 
-from ansible.errors import AnsibleError, AnsibleLookupError
+from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
-    client_env,
     describe_error,
-    load_mlflow_client,
     model_version_to_dict,
-    new_client,
+    rest_client,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_registry import (
     ModelUriError,
@@ -94,16 +92,11 @@ CONNECTION_OPTIONS = (
 class LookupModule(LookupBase):
     def run(self, terms: list[Any], variables: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
         self.set_options(var_options=variables, direct=kwargs)
-        if load_mlflow_client()[1] is not None:
-            raise AnsibleError(
-                "The birtha.mlflow.mlflow_model lookup needs mlflow-skinny (or mlflow) on the controller."
-            )
         params = {name: self.get_option(name) for name in CONNECTION_OPTIONS}
         if not params["tracking_uri"]:
             raise AnsibleLookupError("mlflow_model: set tracking_uri (or MLFLOW_TRACKING_URI).")
-        with client_env(params):
-            client = new_client(params)
-            return [self.resolve(client, str(term), params["tracking_uri"]) for term in terms]
+        client = rest_client(params)
+        return [self.resolve(client, str(term), params["tracking_uri"]) for term in terms]
 
     @staticmethod
     def resolve(client: Any, uri: str, tracking_uri: str) -> dict[str, Any]:

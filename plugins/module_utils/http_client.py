@@ -2,11 +2,11 @@
 # Apache License 2.0 (see LICENSE)
 """The collection's one HTTP client: Ansible's own open_url, with one retry policy and one TLS policy.
 
-Every HTTP call the collection makes itself (the basic-auth app in mlflow_user/mlflow_permission, the health
-probes of platform_health) goes through request() here. open_url needs nothing beyond ansible-core, so these
-modules run on any host Ansible reaches. MLflow's entity API is the one exception: it goes through MLflow's
-own client (mlflow_api), which mlflow_client_environment() below gives the same timeout, retry count and TLS
-setting; which requests MLflow's client retries, and how long it waits, is MLflow's own rule.
+Every HTTP call the collection makes itself goes through request() here: MLflow's REST API (mlflow_rest), its
+basic-auth app (mlflow_auth) and the health probes of platform_health. open_url needs nothing beyond
+ansible-core, so these modules run on any host Ansible reaches. Only where MLflow's own code must run (loading
+a model, an artifact root the server does not proxy) does MLflow's client make calls; mlflow_client_environment()
+gives it the same timeout, retry count and TLS setting.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import ssl
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
 
@@ -64,6 +64,7 @@ class Answer:
     reason: str = ""
     tls_failure: bool = False
     refused: bool = False
+    timed_out: bool = False
 
     @property
     def answered(self) -> bool:
@@ -88,20 +89,32 @@ def failure_of(error: BaseException) -> BaseException | str:
     return error.reason if isinstance(error, URLError) else error
 
 
+def is_timeout(error: BaseException) -> bool:
+    """The server took the connection but did not answer in time: asking again would wait as long again."""
+    return isinstance(failure_of(error), TimeoutError)
+
+
 def is_refused(error: BaseException) -> bool:
     """Nothing listened: the request never reached a server, so any method may be sent again."""
     return isinstance(failure_of(error), ConnectionRefusedError)
 
 
-def headers_for(settings: HttpSettings, json_body: bool) -> dict[str, str]:
+def headers_for(settings: HttpSettings, json_body: bool, content_length: int | None) -> dict[str, str]:
     headers = {"Content-Type": "application/json"} if json_body else {}
+    if content_length is not None:
+        # A stream has no length urllib could read; the server needs it to take the body.
+        headers.update({"Content-Type": "application/octet-stream", "Content-Length": str(content_length)})
     if settings.token and not settings.username:
         headers["Authorization"] = f"Bearer {settings.token}"
     return headers
 
 
-def send_once(method: str, url: str, settings: HttpSettings, data: bytes | None, headers: dict[str, str]) -> Answer:
+def send_once(
+    method: str, url: str, settings: HttpSettings, data: bytes | BinaryIO | None, headers: dict[str, str]
+) -> Answer:
     """One attempt; HTTP errors are answers, connection failures an Answer with status 0."""
+    if data is not None and not isinstance(data, bytes):
+        data.seek(0)  # a resent stream starts again
     try:
         response = open_url(
             url,
@@ -116,9 +129,16 @@ def send_once(method: str, url: str, settings: HttpSettings, data: bytes | None,
             force_basic_auth=bool(settings.username),
             # A ~/.netrc on the controller must not change whom a task authenticates as.
             use_netrc=False,
+            # A redirect is an answer: urllib would resend a POST as a GET, or drop its body, and carry the
+            # credentials to whatever host the Location names.
+            follow_redirects="none",
         )
         return Answer(response.status, response.read())
     except HTTPError as error:
+        if 300 <= error.code < 400:
+            # open_url raises it with the resolved target as the error's URL.
+            location = error.filename or (error.headers.get("Location", "") if error.headers else "")
+            return Answer(error.code, f"redirected to {location or 'an unnamed location'}; use that address".encode())
         return Answer(error.code, error_body(error))
     # HTTPException: a broken answer (bad status line, body cut short, a URL http.client cannot parse).
     except (URLError, SSLValidationError, OSError, http.client.HTTPException) as error:
@@ -128,6 +148,7 @@ def send_once(method: str, url: str, settings: HttpSettings, data: bytes | None,
             reason=str(reason) or type(error).__name__,
             tls_failure=is_tls_failure(error),
             refused=is_refused(error),
+            timed_out=is_timeout(error),
         )
 
 
@@ -139,14 +160,15 @@ def error_body(error: HTTPError) -> bytes:
         return str(error.reason).encode()
 
 
-def should_retry(method: str, answer: Answer) -> bool:
-    """Resend only what cannot have been done twice: a GET, or a request that reached no server.
+def should_retry(method: str, answer: Answer, idempotent: bool = False) -> bool:
+    """Resend only what cannot have been done twice: a GET (or a read-only POST), or a request that reached no server.
 
-    A repeated create or grant would fail with RESOURCE_ALREADY_EXISTS and hide that the first one worked.
+    A repeated create or grant would fail with RESOURCE_ALREADY_EXISTS and hide that the first one worked. A
+    timeout is not retried: the server is there but hung, and each attempt would wait the whole timeout again.
     """
     if answer.refused:
         return True
-    if method != "GET" or answer.tls_failure:
+    if not (method == "GET" or idempotent) or answer.tls_failure or answer.timed_out:
         return False
     return answer.status == NO_ANSWER or answer.status in RETRY_STATUSES
 
@@ -158,9 +180,15 @@ def request(
     *,
     query: dict[str, Any] | None = None,
     json_body: Any = None,
-    data: bytes | None = None,
+    data: bytes | BinaryIO | None = None,
+    content_length: int | None = None,
+    idempotent: bool = False,
 ) -> Answer:
-    """Send a request under the retry and TLS policy; the last answer (status 0 if none came)."""
+    """Send a request under the retry and TLS policy; the last answer (status 0 if none came).
+
+    data may be a stream (an artifact's file) with its content_length; idempotent marks a POST that only reads
+    (MLflow's searches), which is retried as a GET is.
+    """
     if settings.validate_certs and settings.ca_bundle and not os.access(settings.ca_bundle, os.R_OK):
         # A configuration error, not a server that does not answer: say so, and do not retry it.
         reason = f"ca_bundle {settings.ca_bundle} does not exist or cannot be read"
@@ -168,11 +196,11 @@ def request(
     if query:
         url = f"{url}?{urlencode(query)}"
     payload = json.dumps(json_body).encode() if json_body is not None else data
-    headers = headers_for(settings, json_body is not None)
+    headers = headers_for(settings, json_body is not None, content_length)
     attempt = 0
     while True:
         answer = send_once(method, url, settings, payload, headers)
-        if attempt >= settings.retries or not should_retry(method, answer):
+        if attempt >= settings.retries or not should_retry(method, answer, idempotent):
             return answer
         time.sleep(BACKOFF_SECONDS * 2**attempt)
         attempt += 1

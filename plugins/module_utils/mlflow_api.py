@@ -3,7 +3,8 @@
 """The one MLflow connection layer: argument spec, client construction and error translation.
 
 Every birtha.mlflow module that talks to the MLflow API builds its client here, so credentials,
-TLS, timeouts and the wording of connection errors are handled once.
+TLS, timeouts and the wording of connection errors are handled once. The client is mlflow_rest's, on the
+collection's HTTP client: the modules need nothing beyond ansible-core.
 """
 
 from __future__ import annotations
@@ -11,36 +12,14 @@ from __future__ import annotations
 import os
 import re
 import traceback
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.http_client import HttpSettings, mlflow_client_environment
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_rest import MlflowApiError, MlflowRestClient
 from ansible_collections.birtha.mlflow.plugins.module_utils.trust import system_ca_bundle
-
-
-def load_mlflow_client() -> tuple[Any, str | None]:
-    """MLflow's client class, or None with the import's traceback.
-
-    Imported on first use, not with this file: importing mlflow costs about a second of CPU, which modules that
-    never build a client (mlflow_user, mlflow_permission, a task refused on its options) should not pay.
-    """
-    try:
-        from mlflow.tracking import MlflowClient
-    except ImportError:
-        return None, traceback.format_exc()
-    return MlflowClient, None
-
-
-def mlflow_exception() -> type[BaseException]:
-    """MLflow's exception class (errors of the API and of connections, which MLflow wraps), after a client exists."""
-    try:
-        from mlflow.exceptions import MlflowException
-    except ImportError:
-        return Exception
-    return MlflowException
 
 
 def mlflow_argument_spec() -> dict[str, dict[str, Any]]:
@@ -75,45 +54,24 @@ def client_environment(params: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def client_env(params: dict[str, Any]) -> Iterator[None]:
-    """Set MLflow's client environment for a block and put the previous one back afterwards.
+def new_client(params: dict[str, Any]) -> MlflowRestClient:
+    """A client for the connection options in params.
 
-    For the lookup plugin, which may run in the controller's main process: credentials must not stay
-    in an environment that later local tasks inherit.
+    The environment is set too: MLflow's own code, where it must run in the same process (mlflow_model_check's
+    model loading, an artifact root the server does not proxy), reads its credentials and TLS setting there.
     """
-    wanted = client_environment(params)
-    saved = {key: os.environ.get(key) for key in wanted}
-    os.environ.update(wanted)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def new_client(params: dict[str, Any]) -> Any:
-    """An MlflowClient for the connection options in params.
-
-    MLflow's client reads credentials only from the environment, so this sets it. Modules run in a
-    process of their own; the lookup plugin runs in a per-task worker process.
-    """
-    client_class, import_error = load_mlflow_client()
-    if import_error is not None:
-        raise ImportError(import_error)
     os.environ.update(client_environment(params))
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    return client_class(tracking_uri=params["tracking_uri"])
+    return rest_client(params)
 
 
-def mlflow_client(module: AnsibleModule) -> Any:
-    """An MlflowClient configured from the module's connection options."""
-    import_error = load_mlflow_client()[1]
-    if import_error is not None:
-        module.fail_json(msg=missing_required_lib("mlflow-skinny"), exception=import_error)
+def rest_client(params: dict[str, Any]) -> MlflowRestClient:
+    """A client that leaves the environment alone (for the lookup, in the controller's process)."""
+    return MlflowRestClient(params["tracking_uri"], HttpSettings.from_params(params))
+
+
+def mlflow_client(module: AnsibleModule) -> MlflowRestClient:
+    """A client configured from the module's connection options."""
     return new_client(module.params)
 
 
@@ -121,6 +79,16 @@ def describe_error(exc: BaseException, tracking_uri: str) -> str:
     """A message that names the cause and the fix, for the failures operators actually meet."""
     text = str(exc)
     code = getattr(exc, "error_code", "")
+    if isinstance(exc, MlflowApiError) and exc.tls_failure:
+        return (
+            f"the TLS certificate of MLflow at {tracking_uri} did not verify. Set ca_bundle to the CA that signed "
+            f"it (validate_certs=false only for testing). ({text})"
+        )
+    if isinstance(exc, MlflowApiError) and exc.status == 0 and not code:
+        return (
+            f"MLflow tracking server at {tracking_uri} does not answer. Check that the server runs and that "
+            f"tracking_uri is right. ({text})"
+        )
     if code == "UNAUTHENTICATED" or re.search(r"\b401\b", text):
         return (
             f"MLflow at {tracking_uri} refused the credentials (401). Check username and password "
@@ -151,10 +119,10 @@ class MlflowModule(AnsibleModule):
         spec = mlflow_argument_spec()
         spec.update(argument_spec)
         super().__init__(argument_spec=spec, **kwargs)
-        self._client: Any = None
+        self._client: MlflowRestClient | None = None
 
     @property
-    def client(self) -> Any:
+    def client(self) -> MlflowRestClient:
         if self._client is None:
             self._client = mlflow_client(self)
         return self._client
@@ -290,24 +258,6 @@ def model_version_to_dict(version: Any) -> dict[str, Any]:
         "creation_timestamp": version.creation_timestamp,
         "last_updated_timestamp": version.last_updated_timestamp,
     }
-
-
-def view_type_constant(view_type: str) -> int:
-    """MLflow's ViewType for active_only, deleted_only or all (call after the client exists: it checks the import)."""
-    from mlflow.entities import ViewType
-
-    return {"active_only": ViewType.ACTIVE_ONLY, "deleted_only": ViewType.DELETED_ONLY, "all": ViewType.ALL}[view_type]
-
-
-def list_run_artifacts(run: Any, path: str | None) -> list[Any]:
-    """The run's own artifacts under path.
-
-    MlflowClient.list_artifacts also lists the files of a logged model named like path (MLflow 3), which
-    are not in the run's artifact location; registering or skipping uploads on that basis would be wrong.
-    """
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-    return get_artifact_repository(run.info.artifact_uri).list_artifacts(path)
 
 
 def quote_filter_value(value: str) -> str:

@@ -26,6 +26,7 @@ from typing import Any, Literal, NoReturn
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.http_client import Answer, HttpSettings, request
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_rest import error_body
 
 # Resource-level grants MLflow 3.17 accepts (permissions.RESOURCE_GRANTABLE_PERMISSIONS). NO_PERMISSIONS
 # is no longer grantable on a resource: DENY blocks a user, and no grant means default_permission.
@@ -105,17 +106,6 @@ def describe_connection_error(answer: Answer, tracking_uri: str, action: str) ->
         f"Could not {action}: MLflow tracking server at {tracking_uri} does not answer. Check that the server "
         f"runs and that tracking_uri is right. ({first_line})"
     )
-
-
-def error_body(answer: Answer) -> tuple[str, str]:
-    """MLflow's error_code and message from a JSON error body; ("", text) for anything else."""
-    try:
-        body = answer.json()
-    except ValueError:
-        return "", answer.text.strip()[:300]
-    if not isinstance(body, dict):
-        return "", str(body)[:300]
-    return str(body.get("error_code", "")), str(body.get("message", ""))
 
 
 class AuthApi:

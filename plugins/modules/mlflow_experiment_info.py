@@ -85,7 +85,6 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     quote_filter_value,
     search_argument_spec,
     search_limit,
-    view_type_constant,
 )
 
 
@@ -112,8 +111,8 @@ def main() -> None:
         filter_string = combined_filter(params["name"], params["filter_string"])
     except ValueError as exc:
         module.fail_json(msg=f"name: {exc}")
-    client = module.client  # checks that mlflow can be imported before anything else uses it
-    view_type = view_type_constant(params["view_type"])
+    client = module.client
+    view_type = params["view_type"]
 
     def fetch(token: str | None) -> Any:
         return client.search_experiments(

@@ -136,6 +136,9 @@ def registry_version(module: MlflowModule, uri: str) -> Any:
 def main() -> None:
     module = MlflowModule(argument_spec(), supports_check_mode=True)
     uri = module.params["model_uri"]
+    # Built first for every URI: it also sets the environment mlflow.pyfunc.load_model takes its server,
+    # credentials and TLS setting from.
+    module.client  # noqa: B018
     version = None
     try:
         version = registry_version(module, uri)

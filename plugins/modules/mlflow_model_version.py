@@ -157,7 +157,6 @@ actions:
 
 import posixpath
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -167,7 +166,6 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     collect_pages,
     describe_error,
     is_not_found,
-    list_run_artifacts,
     model_version_to_dict,
     plan_tags,
     quote_filter_value,
@@ -247,7 +245,7 @@ def check_run_source(client: Any, uri: str) -> Source:
     run = fetched(lambda: client.get_run(run_id), f"run {run_id} does not exist (source {uri}).")
     # Only the run's own artifacts count, as in mlflow.register_model: a model logged with MLflow 3's
     # log_model lives under the logged model, and registering the run path would register nothing.
-    listing = list_run_artifacts(run, path)
+    listing = client.list_artifacts(run.info.run_id, path)
     if MLMODEL in {posixpath.basename(item.path) for item in listing}:
         underlying = posixpath.join(run.info.artifact_uri.rstrip("/"), path)
         return Source(uri, (underlying, uri), run_id, None)
@@ -273,8 +271,14 @@ def check_logged_model_source(client: Any, uri: str) -> Source:
 
 
 def check_artifact_source(uri: str) -> Source:
-    from mlflow.artifacts import list_artifacts
-
+    # A location outside the tracking server's runs and logged models: only MLflow's own code can list it.
+    try:
+        from mlflow.artifacts import list_artifacts
+    except ImportError as exc:
+        raise SourceError(
+            f"source {uri}: checking an artifact location needs mlflow-skinny where the module runs; register from "
+            "runs:/<run_id>/<path> or models:/<model_id>, which need only ansible-core."
+        ) from exc
     try:
         listing = list_artifacts(artifact_uri=uri)
     except Exception as exc:
@@ -368,9 +372,7 @@ def apply_plan(module: MlflowModule, name: str, version: str, plan: Plan, undo: 
             for other in all_versions(client, name):
                 if other.current_stage == plan.stage and str(other.version) != version:
                     undo.append(("stage", str(other.version), plan.stage))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # stages are deprecated; the runbook uses them
-            client.transition_model_version_stage(name, version, plan.stage, archive_existing_versions=archive)
+        client.transition_model_version_stage(name, version, plan.stage, archive_existing_versions=archive)
     model = client.get_registered_model(name)
     previous = {alias: str(target) for alias, target in (model.aliases or {}).items()}
     for alias in plan.aliases_set:
@@ -386,9 +388,7 @@ def register(module: MlflowModule, source: Source, created: list[str]) -> Any:
     """Create the version (its number goes into created at once), then wait until it is READY."""
     client = module.client
     name = module.params["name"]
-    version = client.create_model_version(
-        name, source.stored[0], run_id=source.run_id, await_creation_for=0, model_id=source.model_id
-    )
+    version = client.create_model_version(name, source.stored[0], run_id=source.run_id, model_id=source.model_id)
     created.append(str(version.version))
     deadline = time.monotonic() + module.params["await_registration"]
     while version.status == "PENDING_REGISTRATION" and time.monotonic() < deadline:
@@ -416,9 +416,7 @@ def roll_back(
                 client.set_registered_model_alias(name, key, value)
                 undone.append(f"alias {key} back to version {value}")
             else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FutureWarning)
-                    client.transition_model_version_stage(name, key, value)
+                client.transition_model_version_stage(name, key, value)
                 undone.append(f"version {key} back to {value}")
         except Exception as exc:  # report, but keep the original failure as the message
             undone.append(f"could not put {kind} {key} back: {exc}")

@@ -54,8 +54,7 @@ attributes:
   diff_mode:
     support: none
 requirements:
-  - mlflow-skinny (or mlflow)
-  - boto3 (for the direct bucket check)
+  - boto3, only for the direct bucket check (O(s3_endpoint_url)); the calls to MLflow need only ansible-core
 author:
   - Birtha platform team (!UNKNOWN)
 """
@@ -115,7 +114,6 @@ import hashlib
 import json
 import os
 import secrets
-import tempfile
 import time
 from typing import Any
 
@@ -125,8 +123,8 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     fail_with_error,
     mlflow_argument_spec,
     mlflow_client,
-    mlflow_exception,
 )
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_rest import MlflowApiError, MlflowRestClient
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import BOTO3_IMPORT_ERROR, new_s3_client
 from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_verify
 
@@ -148,7 +146,7 @@ def argument_spec() -> dict[str, dict[str, Any]]:
     return spec
 
 
-def find_experiment_id(client: Any, name: str) -> tuple[str | None, str | None]:
+def find_experiment_id(client: MlflowRestClient, name: str) -> tuple[str | None, str | None]:
     """The experiment's id and lifecycle stage, or (None, None) when it does not exist."""
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
@@ -156,7 +154,7 @@ def find_experiment_id(client: Any, name: str) -> tuple[str | None, str | None]:
     return experiment.experiment_id, experiment.lifecycle_stage
 
 
-def log_probe_run(client: Any, experiment_id: str, payload: dict[str, Any]) -> Any:
+def log_probe_run(client: MlflowRestClient, experiment_id: str, payload: dict[str, Any]) -> Any:
     """Log a run with a parameter, a metric and an artifact; returns the finished run."""
     run = client.create_run(experiment_id, run_name=f"probe-{int(time.time())}", tags={PROBE_TAG: "true"})
     run_id = run.info.run_id
@@ -165,13 +163,6 @@ def log_probe_run(client: Any, experiment_id: str, payload: dict[str, Any]) -> A
     client.log_text(run_id, json.dumps(payload, sort_keys=True), ARTIFACT_NAME)
     client.set_terminated(run_id, "FINISHED")
     return client.get_run(run_id)
-
-
-def read_artifact(client: Any, run_id: str) -> bytes:
-    with tempfile.TemporaryDirectory() as scratch:
-        path = client.download_artifacts(run_id, ARTIFACT_NAME, scratch)
-        with open(path, "rb") as handle:
-            return handle.read()
 
 
 def artifact_key(artifact_uri: str, prefix: str) -> str:
@@ -195,7 +186,7 @@ def read_bucket_object(params: dict[str, Any], key: str) -> bytes:
     return s3.get_object(Bucket=params["s3_bucket"], Key=key)["Body"].read()
 
 
-def prune_probe_runs(client: Any, experiment_id: str, keep: int) -> list[str]:
+def prune_probe_runs(client: MlflowRestClient, experiment_id: str, keep: int) -> list[str]:
     """Soft-delete probe runs beyond the newest `keep`."""
     if keep <= 0:
         return []
@@ -219,7 +210,7 @@ def run_probe(module: AnsibleModule) -> dict[str, Any]:
 
     try:
         client.search_experiments(max_results=1)
-    except mlflow_exception() as exc:  # also covers connection errors, which MLflow wraps
+    except MlflowApiError as exc:  # also a connection failure: no answer is an MlflowApiError
         fail_with_error(module, exc, "authenticate to the tracking server and query its database")
     checks["authenticate"] = True
 
@@ -229,7 +220,7 @@ def run_probe(module: AnsibleModule) -> dict[str, Any]:
             client.restore_experiment(experiment_id)
         if experiment_id is None and not module.check_mode:
             experiment_id = client.create_experiment(params["experiment_name"])
-    except mlflow_exception() as exc:
+    except MlflowApiError as exc:
         fail_with_error(module, exc, f"find or create the experiment {params['experiment_name']!r}")
     checks["experiment"] = True
     result["experiment_id"] = experiment_id or ""
@@ -239,7 +230,7 @@ def run_probe(module: AnsibleModule) -> dict[str, Any]:
     payload = {"token": secrets.token_hex(8), "value": round(secrets.randbelow(10**6) / 1000, 3)}
     try:
         run = log_probe_run(client, experiment_id, payload)
-    except mlflow_exception() as exc:
+    except MlflowApiError as exc:
         fail_with_error(module, exc, "log a run (parameter, metric and artifact)")
     checks["log_run"] = True
     result.update(run_id=run.info.run_id, artifact_uri=run.info.artifact_uri)
@@ -248,7 +239,7 @@ def run_probe(module: AnsibleModule) -> dict[str, Any]:
     checks["read_metrics"] = run.data.metrics.get("probe_value") == payload["value"]
     expected = json.dumps(payload, sort_keys=True).encode()
     try:
-        checks["read_artifact"] = read_artifact(client, run.info.run_id) == expected
+        checks["read_artifact"] = client.read_artifact(run.info.run_id, ARTIFACT_NAME) == expected
     except Exception as exc:  # the artifact path spans MLflow and S3; any failure is the finding
         fail_with_error(module, exc, "read the probe artifact back through the tracking server")
 
@@ -270,7 +261,7 @@ def run_probe(module: AnsibleModule) -> dict[str, Any]:
 
     try:
         result["deleted_runs"] = prune_probe_runs(client, experiment_id, params["keep_runs"])
-    except mlflow_exception() as exc:
+    except MlflowApiError as exc:
         fail_with_error(module, exc, "delete older probe runs")
     return result
 

@@ -145,9 +145,9 @@ from typing import Any
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     MlflowModule,
     collect_pages,
-    list_run_artifacts,
     quote_filter_value,
 )
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_rest import Metric, MlflowRestClient
 
 
 @dataclass
@@ -231,12 +231,12 @@ def local_files(src: str) -> list[tuple[str, str]]:
     return found
 
 
-def remote_sizes(run: Any, path: str | None) -> dict[str, int]:
+def remote_sizes(client: MlflowRestClient, run: Any, path: str | None) -> dict[str, int]:
     """Artifact path -> size of the run's own artifacts under path, recursively."""
     sizes: dict[str, int] = {}
     pending = [path]
     while pending:
-        for item in list_run_artifacts(run, pending.pop()):
+        for item in client.list_artifacts(run.info.run_id, pending.pop()):
             if item.is_dir:
                 pending.append(item.path)
             else:
@@ -254,7 +254,7 @@ def plan_uploads(module: MlflowModule, run: Any) -> list[tuple[str, str | None]]
                 uploads.append((src, base))
                 continue
             module.fail_json(msg=f"artifacts: {src} does not exist on {os.uname().nodename}.")
-        existing = remote_sizes(run, base) if run is not None else {}
+        existing = remote_sizes(module.client, run, base) if run is not None else {}
         for full, rel in local_files(src):
             target = posixpath.join(base or "", rel.replace(os.sep, "/"))
             if existing.get(target) != os.path.getsize(full):
@@ -285,7 +285,7 @@ def plan_run(module: MlflowModule, run: Any) -> Plan:
             plan.metrics[key] = number
     plan.tags = {k: str(v) for k, v in (params["tags"] or {}).items() if have_tags.get(k) != str(v)}
     plan.uploads = plan_uploads(module, run)
-    existing = remote_sizes(run, None) if run and params["dicts"] else {}
+    existing = remote_sizes(module.client, run, None) if run and params["dicts"] else {}
     for name, content in (params["dicts"] or {}).items():
         if existing.get(name) != len(json.dumps(content, indent=2).encode()):
             plan.dicts[name] = content
@@ -301,16 +301,14 @@ def next_steps(module: MlflowModule, run_id: str, metrics: dict[str, float]) -> 
 
 
 def apply_plan(module: MlflowModule, run_id: str, plan: Plan) -> None:
-    from mlflow.entities import Metric, Param, RunTag
-
     client = module.client
     now = int(time.time() * 1000)
     steps = next_steps(module, run_id, plan.metrics)
     client.log_batch(
         run_id,
         metrics=[Metric(key, value, now, steps[key]) for key, value in plan.metrics.items()],
-        params=[Param(key, value) for key, value in plan.params.items()],
-        tags=[RunTag(key, value) for key, value in plan.tags.items()],
+        params=plan.params,
+        tags=plan.tags,
     )
     for local, artifact_dir in plan.uploads:
         client.log_artifact(run_id, local, artifact_dir)

@@ -107,7 +107,6 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     search_argument_spec,
     search_limit,
     uniq,
-    view_type_constant,
 )
 
 
@@ -145,8 +144,8 @@ def main() -> None:
     params = module.params
     limit = search_limit(module)  # before any request: bad input fails without reaching the server
     experiment_ids = resolve_experiment_ids(module)
-    client = module.client  # checks that mlflow can be imported before anything else uses it
-    view_type = view_type_constant(params["view_type"])
+    client = module.client
+    view_type = params["view_type"]
 
     def fetch(token: str | None) -> Any:
         return client.search_runs(

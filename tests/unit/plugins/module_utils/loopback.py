@@ -6,21 +6,31 @@ import datetime
 import ipaddress
 import ssl
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+# A scripted answer: (status, body), or (status, body, extra headers).
+ScriptedAnswer = Union[tuple[int, bytes], tuple[int, bytes, dict[str, str]]]  # noqa: UP007 (pylint reads | as 3.9)
+
 
 class Scripted(ThreadingHTTPServer):
-    """Answers with the scripted (status, body) pairs in turn and records every request it got."""
+    """Answers with the scripted answers in turn and records every request it got.
 
-    def __init__(self, answers: list[tuple[int, bytes]]) -> None:
+    delay: seconds to wait before each answer (a hung server, for timeouts).
+    """
+
+    def __init__(self, answers: list[ScriptedAnswer], delay: float = 0.0) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.answers = answers
+        self.delay = delay
         self.seen: list[dict[str, object]] = []
 
     @property
@@ -39,11 +49,15 @@ class Handler(BaseHTTPRequestHandler):
                 "path": self.path,
                 "authorization": self.headers.get("Authorization"),
                 "content_type": self.headers.get("Content-Type"),
+                "content_length": self.headers.get("Content-Length"),
                 "body": self.rfile.read(length),
             }
         )
-        status, body = self.server.answers.pop(0) if self.server.answers else (200, b"{}")
+        status, body, *extra = self.server.answers.pop(0) if self.server.answers else (200, b"{}")
+        time.sleep(self.server.delay)
         self.send_response(status)
+        for name, value in (extra[0] if extra else {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -54,9 +68,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def serve(answers: list[tuple[int, bytes]], tls: ssl.SSLContext | None = None) -> Iterator[Scripted]:
-    """The server, running in a thread while the loop body runs (use: for server in serve(...))."""
-    server = Scripted(answers)
+@contextmanager
+def serve(answers: list[ScriptedAnswer], tls: ssl.SSLContext | None = None, delay: float = 0.0) -> Iterator[Scripted]:
+    """The server, running in a thread for the with block."""
+    server = Scripted(answers, delay)
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -33,27 +33,27 @@ def free_port() -> int:
 
 
 def test_a_read_is_retried_through_gateway_errors(no_backoff):
-    for server in serve([(503, b"busy"), (502, b"bad gateway"), (200, b'{"ok": true}')]):
+    with serve([(503, b"busy"), (502, b"bad gateway"), (200, b'{"ok": true}')]) as server:
         answer = request("GET", server.url + "/x", HttpSettings(retries=2))
         assert (answer.status, answer.json()) == (200, {"ok": True})
         assert len(server.seen) == 3
 
 
 def test_retries_stop_at_the_count_and_hand_back_the_last_answer(no_backoff):
-    for server in serve([(503, b"busy")] * 5):
+    with serve([(503, b"busy")] * 5) as server:
         answer = request("GET", server.url + "/x", HttpSettings(retries=1))
         assert (answer.status, answer.text, len(server.seen)) == (503, "busy", 2)
 
 
 def test_a_write_that_reached_the_server_is_never_sent_twice(no_backoff):
-    for server in serve([(503, b"busy"), (200, b"{}")]):
+    with serve([(503, b"busy"), (200, b"{}")]) as server:
         answer = request("POST", server.url + "/create", HttpSettings(retries=3), json_body={"name": "a"})
         assert answer.status == 503
         assert [seen["method"] for seen in server.seen] == ["POST"]
 
 
 def test_json_query_and_basic_auth_are_sent_as_given():
-    for server in serve([(200, b"{}")]):
+    with serve([(200, b"{}")]) as server:
         settings = HttpSettings(username="admin", password="s3cret-s3cret")
         request("PATCH", server.url + "/u", settings, query={"username": "bob b"}, json_body={"is_admin": True})
         seen = server.seen[0]
@@ -64,7 +64,7 @@ def test_json_query_and_basic_auth_are_sent_as_given():
 
 
 def test_a_token_is_sent_as_bearer_only_without_a_username():
-    for server in serve([(200, b"{}"), (200, b"{}")]):
+    with serve([(200, b"{}"), (200, b"{}")]) as server:
         request("GET", server.url, HttpSettings(token="tok"))
         request("GET", server.url, HttpSettings(token="tok", username="admin", password="pw"))
         assert server.seen[0]["authorization"] == "Bearer tok"
@@ -72,7 +72,7 @@ def test_a_token_is_sent_as_bearer_only_without_a_username():
 
 
 def test_an_error_answer_keeps_its_status_and_body():
-    for server in serve([(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST"}')]):
+    with serve([(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST"}')]) as server:
         answer = request("GET", server.url, HttpSettings())
         assert answer.status == 404
         assert answer.json() == {"error_code": "RESOURCE_DOES_NOT_EXIST"}
@@ -88,7 +88,7 @@ def test_a_certificate_that_does_not_verify_is_a_tls_failure_and_not_retried(tmp
     cert, key = self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    for server in serve([(200, b"{}")] * 3, context):
+    with serve([(200, b"{}")] * 3, context) as server:
         url = f"https://127.0.0.1:{server.server_address[1]}/"
         refused = request("GET", url, HttpSettings(retries=2))
         assert (refused.answered, refused.tls_failure) == (False, True)
@@ -131,7 +131,7 @@ def test_a_certificate_failure_is_not_retried(monkeypatch, tmp_path, no_backoff)
     cert, key = self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    for server in serve([], context):
+    with serve([], context) as server:
         sent = count_attempts(monkeypatch)
         request("GET", f"https://127.0.0.1:{server.server_address[1]}/", HttpSettings(retries=3))
         assert sent == ["GET"]
@@ -144,7 +144,7 @@ def test_a_ca_bundle_that_is_missing_or_not_pem_is_a_tls_problem_named_as_such(t
     assert "does not exist or cannot be read" in missing.reason
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a certificate")
-    for server in serve([]):
+    with serve([]) as server:
         answer = request("GET", server.url.replace("http:", "https:"), HttpSettings(ca_bundle=str(garbage)))
         assert (answer.answered, answer.tls_failure) == (False, True)
 
@@ -172,3 +172,35 @@ def test_a_broken_answer_is_no_answer_not_a_traceback():
 def test_secrets_stay_out_of_the_settings_repr():
     text = repr(HttpSettings(username="admin", password="pw-secret-1", token="tok-secret-2"))
     assert "admin" in text and "pw-secret-1" not in text and "tok-secret-2" not in text
+
+
+def test_a_redirect_is_not_followed_and_its_target_is_named(no_backoff):
+    moved = (307, b"", {"Location": "http://elsewhere.example/api"})
+    with serve([moved, (200, b"{}")]) as server:
+        answer = request("POST", server.url + "/create", HttpSettings(username="admin", password="pw", retries=2))
+        assert answer.status == 307
+        assert "http://elsewhere.example/api" in answer.text
+        assert len(server.seen) == 1  # neither resent here nor carried, with the credentials, to the new host
+
+
+def test_a_read_that_timed_out_is_not_sent_again(no_backoff):
+    with serve([(200, b"{}")] * 3, delay=1.5) as server:
+        answer = request("GET", server.url, HttpSettings(timeout=1, retries=2))
+        assert (answer.answered, answer.timed_out) == (False, True)
+        assert len(server.seen) == 1
+
+
+def test_a_read_only_post_is_retried_like_a_get(no_backoff):
+    with serve([(503, b"busy"), (200, b'{"runs": []}')]) as server:
+        answer = request("POST", server.url + "/search", HttpSettings(retries=1), json_body={}, idempotent=True)
+        assert (answer.status, [seen["method"] for seen in server.seen]) == (200, ["POST", "POST"])
+
+
+def test_a_stream_is_sent_whole_with_its_length(tmp_path):
+    payload = tmp_path / "model.bin"
+    payload.write_bytes(bytes(range(256)) * 40)
+    with serve([(200, b"{}")]) as server, payload.open("rb") as stream:
+        request("PUT", server.url + "/artifact", HttpSettings(), data=stream, content_length=10240)
+        seen = server.seen[0]
+        assert (seen["body"], seen["content_length"]) == (payload.read_bytes(), "10240")
+        assert seen["content_type"] == "application/octet-stream"

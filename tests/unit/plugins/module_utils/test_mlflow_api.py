@@ -7,6 +7,7 @@ import os
 import pytest
 
 from ansible_collections.birtha.mlflow.plugins.module_utils import mlflow_api
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_rest import MlflowApiError
 
 
 def params(**overrides: object) -> dict[str, object]:
@@ -65,13 +66,17 @@ def test_errors_name_the_cause_and_the_fix(error, expected):
     assert "http://mlflow.example:5000" in message
 
 
-def test_client_env_puts_the_previous_environment_back(monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "someone-else")
+def test_a_client_never_sets_the_environment_for_the_lookup(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
-    with mlflow_api.client_env(params(username="ops", password="s3cret-value")):
-        assert os.environ["MLFLOW_TRACKING_PASSWORD"] == "s3cret-value"
-    assert os.environ["MLFLOW_TRACKING_USERNAME"] == "someone-else"
+    rest = mlflow_api.rest_client(params(username="ops", password="s3cret-value"))
+    assert rest.settings.username == "ops"
     assert "MLFLOW_TRACKING_PASSWORD" not in os.environ
+    assert "s3cret-value" not in repr(rest.settings)
+
+
+def test_a_certificate_that_did_not_verify_names_ca_bundle():
+    error = MlflowApiError("no answer to GET /x: CERTIFICATE_VERIFY_FAILED", tls_failure=True)
+    assert "Set ca_bundle" in mlflow_api.describe_error(error, "https://mlflow.example")
 
 
 def test_tags_plan_sets_only_differences_and_purges_only_user_tags():

@@ -171,7 +171,7 @@ def api_at(url: str) -> AuthApi:
 
 def test_missing_user_is_none_but_other_errors_raise():
     missing = b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "User with username=bob not found"}'
-    for server in serve([(404, missing), (403, b"Permission denied")]):
+    with serve([(404, missing), (403, b"Permission denied")]) as server:
         assert api_at(server.url).get_user("bob") is None
         with pytest.raises(AuthApiError, match="is not an admin") as raised:
             api_at(server.url).get_user("bob")
@@ -185,7 +185,7 @@ def test_a_server_that_does_not_answer():
 
 
 def test_changing_ones_own_password_sends_the_current_one():
-    for server in serve([(200, b"{}")]):
+    with serve([(200, b"{}")]) as server:
         api_at(server.url).update_password("admin", "a-new-password")
         assert json.loads(server.seen[0]["body"]) == {
             "username": "admin",
@@ -196,7 +196,7 @@ def test_changing_ones_own_password_sends_the_current_one():
 
 @pytest.mark.parametrize(("status", "works"), [(200, True), (401, False)])
 def test_password_works_is_a_login_attempt_as_that_user(status, works):
-    for server in serve([(status, b"{}")]):
+    with serve([(status, b"{}")]) as server:
         settings = HttpSettings(username="admin", password="admin-password")
         assert password_works(server.url, "alice", "secret-secret", settings) is works
         expected = "Basic " + base64.b64encode(b"alice:secret-secret").decode()

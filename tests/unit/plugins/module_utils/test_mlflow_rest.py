@@ -1,0 +1,216 @@
+"""MLflow's REST API client against a real HTTP server on loopback: what is sent, and what comes back.
+
+The answers are MLflow 3.17.2's JSON as its server writes it (proto3 JSON: unset fields left out, tags as
+lists). That the calls do what MLflow does is shown against a real tracking server by the modules' tests in
+the Molecule scenarios (tests/platform_api).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.birtha.mlflow.plugins.module_utils import http_client, mlflow_api
+from ansible_collections.birtha.mlflow.plugins.module_utils.http_client import HttpSettings
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_rest import (
+    Metric,
+    MlflowApiError,
+    MlflowRestClient,
+    proxied_artifact_path,
+)
+from ansible_collections.birtha.mlflow.tests.unit.plugins.module_utils.loopback import serve
+
+RUN = {
+    "info": {
+        "run_id": "abc123",
+        "run_name": "nightly",
+        "experiment_id": "7",
+        "status": "FINISHED",
+        "lifecycle_stage": "active",
+        "start_time": 1700000000000,
+        "artifact_uri": "mlflow-artifacts:/7/abc123/artifacts",
+        "user_id": "ops",
+    },
+    "data": {
+        "params": [{"key": "lr", "value": "0.1"}],
+        "metrics": [{"key": "acc", "value": 0.93, "timestamp": 1700000000001, "step": 3}],
+        "tags": [{"key": "mlflow.runName", "value": "nightly"}, {"key": "team", "value": "ml"}],
+    },
+}
+
+
+def body(data: object) -> bytes:
+    return json.dumps(data).encode()
+
+
+def client(url: str, **settings: object) -> MlflowRestClient:
+    return MlflowRestClient(url + "/", HttpSettings(**settings))
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    monkeypatch.setattr(http_client, "BACKOFF_SECONDS", 0.0)
+
+
+def test_a_run_comes_back_with_mlflows_attributes():
+    with serve([(200, body({"run": RUN}))]) as server:
+        run = client(server.url).get_run("abc123")
+        assert server.seen[0]["path"] == "/api/2.0/mlflow/runs/get?run_id=abc123"
+    assert (run.info.run_id, run.info.experiment_id, run.info.end_time) == ("abc123", "7", None)
+    assert run.data.params == {"lr": "0.1"}
+    assert run.data.metrics == {"acc": 0.93}
+    assert run.data.tags["team"] == "ml"
+    assert mlflow_api.run_to_dict(run)["tags"] == {"mlflow.runName": "nightly", "team": "ml"}
+
+
+def test_a_missing_experiment_by_name_is_none_and_other_errors_raise():
+    missing = body({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Could not find experiment"})
+    denied = body({"error_code": "PERMISSION_DENIED", "message": "Permission denied"})
+    with serve([(404, missing), (403, denied)]) as server:
+        rest = client(server.url)
+        assert rest.get_experiment_by_name("nope") is None
+        with pytest.raises(MlflowApiError) as raised:
+            rest.get_experiment_by_name("secret")
+    assert (raised.value.status, raised.value.error_code) == (403, "PERMISSION_DENIED")
+    assert "lacks permission" in mlflow_api.describe_error(raised.value, server.url)
+
+
+def test_searches_page_with_tokens_and_are_retried_as_reads(no_backoff):
+    experiment = {"experiment_id": "1", "name": "a", "tags": [{"key": "t", "value": "v"}]}
+    first = body({"experiments": [experiment], "next_page_token": "tok"})
+    last = body({"experiments": [{"experiment_id": "2", "name": "b"}]})
+    with serve([(503, b"busy"), (200, first), (200, last)]) as server:
+        rest = client(server.url, retries=1)
+        found = mlflow_api.collect_pages(lambda token: rest.search_experiments("all", 2, page_token=token))
+        sent = [json.loads(seen["body"]) for seen in server.seen]
+    assert [(e.experiment_id, e.tags) for e in found] == [("1", {"t": "v"}), ("2", {})]
+    assert [request["page_token"] for request in sent] == ["", "", "tok"]
+    assert sent[0]["view_type"] == "ALL" and sent[0]["max_results"] == 2
+
+
+def test_a_create_is_never_sent_twice(no_backoff):
+    with serve([(503, b"busy"), (200, body({"experiment_id": "9"}))]) as server:
+        with pytest.raises(MlflowApiError, match="HTTP 503"):
+            client(server.url, retries=3).create_experiment("x", tags={"team": "ml"})
+        assert len(server.seen) == 1
+        assert json.loads(server.seen[0]["body"]) == {"name": "x", "tags": [{"key": "team", "value": "ml"}]}
+
+
+def test_log_batch_sends_metrics_params_and_tags_as_mlflow_reads_them():
+    with serve([(200, b"{}")]) as server:
+        client(server.url).log_batch("abc123", [Metric("acc", 0.5, 17, 2)], {"lr": "0.1"}, {"team": "ml"})
+        sent = json.loads(server.seen[0]["body"])
+    assert sent == {
+        "run_id": "abc123",
+        "metrics": [{"key": "acc", "value": 0.5, "timestamp": 17, "step": 2}],
+        "params": [{"key": "lr", "value": "0.1"}],
+        "tags": [{"key": "team", "value": "ml"}],
+    }
+
+
+def test_an_artifact_is_put_through_the_servers_artifact_proxy(tmp_path):
+    local = tmp_path / "report.json"
+    local.write_text('{"ok": true}')
+    with serve([(200, body({"run": RUN})), (200, b"{}"), (200, b"{}")]) as server:
+        rest = client(server.url)
+        rest.log_artifact("abc123", str(local), "reports/daily")
+        rest.log_text("abc123", "hello", "notes/readme.txt")
+        put, text = server.seen[1], server.seen[2]
+    assert (put["method"], put["path"]) == (
+        "PUT",
+        "/api/2.0/mlflow-artifacts/artifacts/7/abc123/artifacts/reports/daily/report.json",
+    )
+    assert put["body"] == b'{"ok": true}'
+    assert (text["path"], text["body"]) == (
+        "/api/2.0/mlflow-artifacts/artifacts/7/abc123/artifacts/notes/readme.txt",
+        b"hello",
+    )
+
+
+def test_listing_and_reading_artifacts_go_through_the_run():
+    files = [{"path": "model", "is_dir": True}, {"path": "probe.json", "is_dir": False, "file_size": 5}]
+    listing = body({"root_uri": "mlflow-artifacts:/7/abc123/artifacts", "files": files})
+    with serve([(200, listing), (200, b"12345")]) as server:
+        rest = client(server.url)
+        files = rest.list_artifacts("abc123")
+        content = rest.read_artifact("abc123", "probe.json")
+        paths = [seen["path"] for seen in server.seen]
+    assert [(f.path, f.is_dir, f.file_size) for f in files] == [("model", True, None), ("probe.json", False, 5)]
+    assert content == b"12345"
+    assert paths == ["/api/2.0/mlflow/artifacts/list?run_id=abc123", "/get-artifact?run_id=abc123&path=probe.json"]
+
+
+@pytest.mark.parametrize(
+    ("root", "path"),
+    [
+        ("mlflow-artifacts:/7/abc/artifacts", "7/abc/artifacts"),
+        ("mlflow-artifacts://mlflow.example:5000/7/abc/artifacts", "7/abc/artifacts"),
+        ("https://mlflow.example/api/2.0/mlflow-artifacts/artifacts/7/abc/artifacts", "7/abc/artifacts"),
+        ("s3://bucket/7/abc/artifacts", None),
+    ],
+)
+def test_proxied_artifact_roots_are_recognised(root, path):
+    assert proxied_artifact_path(root) == path
+
+
+def test_registry_entities_keep_aliases_as_mlflow_does():
+    model = {
+        "name": "gw",
+        "aliases": [{"alias": "champion", "version": "2"}],
+        "latest_versions": [{"name": "gw", "version": "2", "current_stage": "Production", "status": "READY"}],
+    }
+    version = {"name": "gw", "version": "2", "source": "runs:/abc/model", "status": "READY", "aliases": ["champion"]}
+    with serve([(200, body({"registered_model": model})), (200, body({"model_version": version}))]) as server:
+        rest = client(server.url)
+        as_dict = mlflow_api.registered_model_to_dict(rest.get_registered_model("gw"))
+        by_alias = rest.get_model_version_by_alias("gw", "champion")
+    assert as_dict["aliases"] == {"champion": "2"}
+    assert as_dict["latest_versions"] == [{"version": "2", "current_stage": "Production"}]
+    assert mlflow_api.model_version_to_dict(by_alias)["aliases"] == ["champion"]
+
+
+def test_deletes_of_the_registry_carry_their_fields_in_the_body():
+    with serve([(200, b"{}")]) as server:
+        client(server.url).delete_registered_model_alias("gw", "champion")
+        seen = server.seen[0]
+    assert (seen["method"], seen["path"]) == ("DELETE", "/api/2.0/mlflow/registered-models/alias")
+    assert json.loads(seen["body"]) == {"name": "gw", "alias": "champion"}
+
+
+def test_no_answer_is_worded_as_a_server_that_does_not_answer():
+    rest = MlflowRestClient("http://127.0.0.1:9", HttpSettings())
+    with pytest.raises(MlflowApiError) as raised:
+        rest.get_experiment("1")
+    assert raised.value.status == 0
+    message = mlflow_api.describe_error(raised.value, "http://127.0.0.1:9")
+    assert "does not answer" in message and "http://127.0.0.1:9" in message
+
+
+def test_an_answer_that_is_not_json_is_named():
+    with serve([(200, b"<html>proxy login</html>")]) as server, pytest.raises(MlflowApiError, match="no JSON"):
+        client(server.url).get_experiment("1")
+
+
+def test_the_api_modules_never_import_mlflow():
+    """What makes them need only ansible-core, and spares each task about a second of CPU for the import."""
+    modules = [
+        "mlflow_experiment",
+        "mlflow_experiment_info",
+        "mlflow_run",
+        "mlflow_run_info",
+        "mlflow_registered_model",
+        "mlflow_model_version",
+        "mlflow_platform_probe",
+        "mlflow_model_check",
+        "mlflow_user",
+        "mlflow_permission",
+    ]
+    code = "; ".join(f"import ansible_collections.birtha.mlflow.plugins.modules.{name}" for name in modules)
+    code += "; import ansible_collections.birtha.mlflow.plugins.lookup.mlflow_model; import sys"
+    code += "; print(sorted(name for name in sys.modules if name.split('.')[0] == 'mlflow'))"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
+    assert shown.stdout.strip() == "[]"
