@@ -50,7 +50,7 @@ def anonymous(params: dict[str, Any]) -> HttpSettings:
 
 def answer_text(answer: Answer) -> str:
     """What a failed request said: the server's message, or why nothing answered."""
-    return error_text(answer.body) if answer.answered else answer.reason
+    return error_text(answer.body) if answer.answered else one_line(answer.reason)
 
 
 def endpoint_check(tier: str, name: str, url: str, params: dict[str, Any], fix: str) -> Check:
@@ -58,7 +58,7 @@ def endpoint_check(tier: str, name: str, url: str, params: dict[str, Any], fix: 
     if answer.status == 200:
         return Check(tier, name, OK, f"{url} answered 200", "", {"http_status": answer.status})
     if not answer.answered:
-        detail = f"{url} does not answer ({answer.reason})"
+        detail = f"{url} does not answer ({one_line(answer.reason)})"
     else:
         detail = f"{url} answered {answer.status}: {answer_text(answer) or 'no detail'}"
     return Check(tier, name, FAIL, detail, fix, {"http_status": answer.status})
@@ -174,7 +174,7 @@ def minio_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list[Ch
 def api_check(base: str, params: dict[str, Any]) -> Check:
     """An authenticated search: MLflow answers it from its database, unlike /health."""
     url = f"{base}/api/2.0/mlflow/experiments/search"
-    answer = request("POST", url, HttpSettings.from_params(params), json_body={"max_results": 1})
+    answer = request("POST", url, HttpSettings.from_params(params), json_body={"max_results": 1}, idempotent=True)
     if answer.status == 200:
         return Check("mlflow", "api", OK, "an authenticated experiment search answered (MLflow reaches its database)")
     if answer.status == 401:

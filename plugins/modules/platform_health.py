@@ -103,6 +103,16 @@ options:
     description: Seconds each network check waits.
     type: int
     default: 10
+  ca_bundle:
+    description:
+      - CA certificate bundle that verifies the TLS certificate of O(url) (MinIO's or MLflow's).
+      - If not set, the host's trust store is used, where the role C(birtha.mlflow.ssl_hardening) installs
+        the platform's CA.
+    type: path
+  validate_certs:
+    description: Whether to verify the TLS certificate of O(url). Turn off only for testing.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - birtha.mlflow.mlflow.attributes
 attributes:
@@ -226,6 +236,8 @@ def argument_spec() -> dict[str, Any]:
         "log_lines": {"type": "int", "default": 15},
         "redact_values": {"type": "list", "elements": "str", "default": [], "no_log": True},
         "timeout": {"type": "int", "default": 10},
+        "ca_bundle": {"type": "path"},
+        "validate_certs": {"type": "bool", "default": True},
     }
 
 

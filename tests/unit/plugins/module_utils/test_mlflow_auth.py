@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 
 import pytest
 
@@ -24,7 +25,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_auth import (
     user_view,
 )
 from ansible_collections.birtha.mlflow.plugins.modules.mlflow_user import predicted
-from ansible_collections.birtha.mlflow.tests.unit.plugins.module_utils.loopback import serve
+from ansible_collections.birtha.mlflow.tests.unit.plugins.module_utils.loopback import self_signed, serve
 
 ALICE = {"id": 3, "username": "alice", "is_admin": False}
 EXPERIMENT = Resource("experiment", "7", "integration")
@@ -201,3 +202,22 @@ def test_password_works_is_a_login_attempt_as_that_user(status, works):
         assert password_works(server.url, "alice", "secret-secret", settings) is works
         expected = "Basic " + base64.b64encode(b"alice:secret-secret").decode()
         assert server.seen[0]["authorization"] == expected
+
+
+def test_a_certificate_that_does_not_verify_is_named_and_ca_bundle_fixes_it(tmp_path):
+    cert, key = self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    user = b'{"user": {"id": 1, "username": "bob", "is_admin": false}}'
+    with serve([(200, user)], context) as server:
+        url = f"https://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(AuthApiError, match=r"did not verify\. Set ca_bundle"):
+            api_at(url).get_user("bob")
+        trusted = AuthApi({"tracking_uri": url, "username": "admin", "password": "pw", "ca_bundle": cert})
+        assert trusted.get_user("bob")["username"] == "bob"
+
+
+def test_an_answer_that_is_not_json_is_named():
+    page = b"<html>a login page of some proxy</html>"
+    with serve([(200, page)]) as server, pytest.raises(AuthApiError, match="answered no JSON"):
+        api_at(server.url).get_user("bob")
