@@ -212,5 +212,8 @@ def test_the_api_modules_never_import_mlflow():
     code = "; ".join(f"import ansible_collections.birtha.mlflow.plugins.modules.{name}" for name in modules)
     code += "; import ansible_collections.birtha.mlflow.plugins.lookup.mlflow_model; import sys"
     code += "; print(sorted(name for name in sys.modules if name.split('.')[0] == 'mlflow'))"
-    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
+    # The same import path as this test's (ansible-test sets it up inside the test process, not in the environment).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == "[]"
