@@ -48,7 +48,7 @@ unit: deps
 	pytest -q -n auto tests/integration
 
 molecule: deps
-	@scripts/molecule.sh postgres "default backup_restore" "security faults"
+	@scripts/molecule.sh "postgres seaweedfs" "default backup_restore" "security faults"
 
 # The built tarball as Galaxy's import checks it (galaxy-importer, in a virtualenv of its own).
 importer: deps
@@ -57,10 +57,11 @@ importer: deps
 # Everything that needs no container host.
 static: lint sanity unit importer
 
-# Three lanes side by side: the static checks then the PostgreSQL-only scenario (neither waits for a platform), and
-# the four platform scenarios in two lanes. A failure anywhere fails the run; every lane still finishes.
+# Three lanes side by side: the static checks, the PostgreSQL-only scenario and the platform on SeaweedFS (none of
+# them long), and the four platform scenarios on MinIO in two lanes. A failure anywhere fails the run; every lane
+# still finishes.
 test: deps
-	@scripts/molecule.sh "make:static postgres" "default backup_restore" "security faults"
+	@scripts/molecule.sh "make:static postgres seaweedfs" "default backup_restore" "security faults"
 
 # Side-by-side measurements against the runbook's procedures on the sandbox (make platform-up first); not a test.
 bench:

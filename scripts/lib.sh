@@ -9,6 +9,8 @@ BIRTHA_CACHE="${BIRTHA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/birtha-mlflow}"
 MINIO_VERSION="${MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
 # mc at the version MinIO itself builds against (the newest the proxy serves).
 MC_VERSION="${MC_VERSION:-v0.0.0-20250313080218-cf909e1063a9}"
+# SeaweedFS 4.53: the commit the Go proxy serves (its release tags are not module versions).
+SEAWEEDFS_VERSION="${SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}"
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"
 HOST_IMAGE="${HOST_IMAGE:-localhost/birtha-debian12-systemd:latest}"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$REPO_ROOT/containers.conf}"
@@ -74,6 +76,11 @@ require() {
 }
 
 # Go builds MinIO and mc; 1.21 or newer fetches the toolchain the modules ask for from the module proxy.
+# Where scripts/build-seaweedfs.sh keeps weed (known before it is built).
+seaweedfs_dir() {
+  echo "$BIRTHA_CACHE/seaweedfs/$SEAWEEDFS_VERSION"
+}
+
 require_go() {
   command -v go >/dev/null 2>&1 \
     || { echo "missing on this controller: go (Go 1.21 or newer; looked in PATH and /usr/local/go/bin)." \

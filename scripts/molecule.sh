@@ -19,7 +19,9 @@ require podman runc /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns iptabl
 "$REPO_ROOT/scripts/build-image.sh" >/dev/null
 BIRTHA_MINIO_DIR="$("$REPO_ROOT/scripts/build-minio.sh")"
 BIRTHA_WHEEL_ARCHIVE="$("$REPO_ROOT/scripts/build-wheels.sh")"
-export BIRTHA_MINIO_DIR BIRTHA_WHEEL_ARCHIVE
+# SeaweedFS builds (once, 12-22 min) beside the lanes, only for a run with its scenario; that scenario waits for it.
+BIRTHA_SEAWEEDFS_DIR="$(seaweedfs_dir)"
+export BIRTHA_MINIO_DIR BIRTHA_WHEEL_ARCHIVE BIRTHA_SEAWEEDFS_DIR
 export PATH="$REPO_ROOT/.venv/bin:$PATH"
 link_collection  # the scenarios' ANSIBLE_COLLECTIONS_PATH (.config/molecule/config.yml); run without make deps too
 cd "$REPO_ROOT" || exit
@@ -36,7 +38,11 @@ for step in "${steps[@]}"; do rm -f "$logs/$(step_log "$step")"; done
 
 run_scenario() {
   local scenario=$1 start=$SECONDS
-  if molecule test -s "$scenario" >"$logs/$scenario.log" 2>&1; then
+  if [[ $scenario == seaweedfs ]] && ! "$REPO_ROOT/scripts/build-seaweedfs.sh" >"$logs/$scenario.log" 2>&1; then
+    echo "==> scenario $scenario FAILED: weed could not be built (above)" >>"$logs/$scenario.log"
+    return 1
+  fi
+  if molecule test -s "$scenario" >>"$logs/$scenario.log" 2>&1; then
     echo "==> scenario $scenario passed in $((SECONDS - start))s" >>"$logs/$scenario.log"
     return 0
   fi
@@ -72,6 +78,9 @@ run_lane() {
 # Stopped (Ctrl-C, a CI timeout): stop the lanes and their scenarios too.
 trap 'trap - INT TERM; kill 0' INT TERM
 pids=()
+if [[ " $* " =~ [[:space:]]seaweedfs[[:space:]] ]]; then
+  "$REPO_ROOT/scripts/build-seaweedfs.sh" >"$logs/seaweedfs-build.log" 2>&1 &
+fi
 # backup_restore's verify runs jobs in the execution environment (tests/awx_runs), which builds it when missing: build
 # it meanwhile, beside the lanes, rather than in one of them. build-ee.sh holds a lock, so the test's own call waits for
 # this one and then finds the image; a failure here shows again there, with its log.

@@ -1,0 +1,98 @@
+"""The platform on SeaweedFS (molecule/seaweedfs): what the seaweedfs_server role promises, on the converged host.
+
+The converge itself already proved MLflow end to end on it: mlflow_platform_probe logged a run, read its artifact
+back through MLflow and found it in the bucket with MLflow's identity; the idempotence step re-ran it with changed=0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import uuid
+from pathlib import Path
+
+import pytest
+from runbook_harness import PLAYBOOKS
+
+HERE = Path(__file__).resolve().parent
+PROBE = HERE / "files" / "s3_probe.py"
+PROBE_ON_HOST = "/root/s3_probe.py"
+MLFLOW_PYTHON = "/opt/mlflow/venv/bin/python"
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("BIRTHA_ARTIFACT_STORE") != "seaweedfs",
+    reason="needs a platform on SeaweedFS (molecule/seaweedfs)",
+)
+
+testinfra_hosts = ["ansible://birtha-sw"]
+
+
+def probe(host, *args: str) -> dict:
+    """The probe on the host: it reads the keys from the host's files, not its arguments."""
+    host.ansible("ansible.builtin.copy", f"src={PROBE} dest={PROBE_ON_HOST} mode=0700", check=False)
+    result = host.run(" ".join([MLFLOW_PYTHON, PROBE_ON_HOST, *args]))
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_mlflow_identity_works_in_its_bucket_only(host):
+    probe(host, "admin_put", "sw-other", "secret.txt", "not-for-mlflow")
+    other = probe(host, "mlflow", "sw-other")
+    assert set(other.values()) == {"AccessDenied"}, other  # list, get, put, create a bucket
+    own = probe(host, "mlflow", "mlflow-artifacts")
+    assert (own["list"], own["put"], own["create_bucket"]) == ("allowed", "allowed", "AccessDenied"), own
+
+
+def test_anonymous_requests_are_refused(host):
+    status = host.run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9000/mlflow-artifacts/").stdout
+    assert status == "403"
+
+
+def test_only_the_s3_gateway_listens_beyond_loopback(host):
+    sockets = host.run("ss -Hltnp").stdout.splitlines()
+    weed = [line.split()[3] for line in sockets if '"weed"' in line]
+    assert weed, sockets
+    outside = sorted({address for address in weed if not address.startswith(("127.0.0.1:", "[::1]:"))})
+    assert outside in (["0.0.0.0:9000"], ["*:9000"]), weed
+
+
+def test_identities_are_0600_of_the_service_and_off_the_command_line(host):
+    identities = host.file("/etc/seaweedfs/s3.json")
+    assert (identities.user, identities.group, identities.mode) == ("seaweedfs", "seaweedfs", 0o600)
+    secret = host.run(
+        "python3 -c \"import json; print(json.load(open('/etc/seaweedfs/s3.json'))['identities'][0]"
+        "['credentials'][0]['secretKey'])\""
+    ).stdout.strip()
+    assert len(secret) >= 16
+    command_lines = host.run("ps -eo args").stdout
+    assert secret not in command_lines
+    assert "-s3.config=/etc/seaweedfs/s3.json" in command_lines
+    data = host.file("/var/lib/seaweedfs")
+    assert (data.user, stat.S_IMODE(data.mode)) == ("seaweedfs", 0o750)
+
+
+def test_objects_survive_a_restart(host):
+    key, text = f"restart/{uuid.uuid4().hex}.txt", uuid.uuid4().hex
+    probe(host, "admin_put", "mlflow-artifacts", key, text)
+    assert host.run("systemctl restart seaweedfs").rc == 0
+    assert host.run(
+        "for i in $(seq 60); do curl -sf -o /dev/null http://127.0.0.1:9000/healthz && exit 0; sleep 1; done; exit 1"
+    ).rc == 0
+    assert probe(host, "admin_get", "mlflow-artifacts", key) == {"body": text}
+
+
+@pytest.mark.parametrize(
+    ("extravars", "names"),
+    [
+        ({"platform_artifact_store": "ceph"}, "platform_artifact_store"),
+        ({"seaweedfs_server_volume_max": 8}, "seaweedfs_server_volume_max"),
+        ({"seaweedfs_server_mlflow_access_key": "birtha-root"}, "seaweedfs_server_mlflow_access_key"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_changes(run_playbook, host, extravars, names):
+    before = host.file("/etc/seaweedfs/s3.json").md5sum
+    result = run_playbook(PLAYBOOKS / "validate.yml", extravars)
+    assert result.rc != 0
+    assert names in result.stdout, result.stdout[-3000:]
+    assert host.file("/etc/seaweedfs/s3.json").md5sum == before
