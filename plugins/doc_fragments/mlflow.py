@@ -49,9 +49,9 @@ options:
       - How many times a failed request is sent again, waiting 1, 2, 4... seconds between tries. Kept low so
         that a server that does not answer fails the task quickly.
       - Reads (and searches) are retried after a connection failure or a 502, 503 or 504 answer; a write only
-        when no server received it, so that a create is never done twice. A request that timed out is not
-        sent again, since the server is there but hung. A redirect is not followed; the task fails and names
-        the address to use.
+        when no server received it, so that a create is never done twice. A request that timed out after it
+        was sent is not sent again, since the server is there but hung. A redirect is not followed; the task
+        fails and names the address to use.
       - Where MLflow's own code runs (M(birtha.mlflow.mlflow_model_check) loading a model, an artifact root
         the server does not proxy), MLflow's client takes this count but applies its own rule.
     type: int
@@ -116,7 +116,9 @@ options:
     type: int
     default: 30
   retries:
-    description: How many times MLflow's client retries a failed request.
+    description:
+      - How many times a failed read is sent again (after no answer, or a 502, 503 or 504), waiting 1, 2, 4...
+        seconds.
     type: int
     default: 2
 """

@@ -12,7 +12,7 @@ description:
   - Resolves V(models:/<name>/<stage>), V(models:/<name>@<alias>), V(models:/<name>/<version>) or
     V(models:/<name>/latest) to the model version it names, as C(mlflow.pyfunc.load_model()) would.
   - A stage resolves to the newest version in it; V(latest) to the newest ready version.
-  - Runs on the controller, so the controller needs mlflow-skinny and must reach the tracking server.
+  - Runs on the controller, which must reach the tracking server; it needs nothing beyond ansible-core.
   - A URI that names nothing fails the task with the reason (no such model, version, stage or alias).
 options:
   _terms:

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 from ansible.module_utils.urls import SSLValidationError, open_url
 
@@ -90,8 +90,9 @@ def failure_of(error: BaseException) -> BaseException | str:
 
 
 def is_timeout(error: BaseException) -> bool:
-    """The server took the connection but did not answer in time: asking again would wait as long again."""
-    return isinstance(failure_of(error), TimeoutError)
+    """The request was sent and no answer came in time: the server is there but hung, and asking again would wait
+    as long again. A connect timeout (wrapped in a URLError) reached no server, so it counts as no answer."""
+    return isinstance(error, TimeoutError)
 
 
 def is_refused(error: BaseException) -> bool:
@@ -136,9 +137,13 @@ def send_once(
         return Answer(response.status, response.read())
     except HTTPError as error:
         if 300 <= error.code < 400:
-            # open_url raises it with the resolved target as the error's URL.
-            location = error.filename or (error.headers.get("Location", "") if error.headers else "")
-            return Answer(error.code, f"redirected to {location or 'an unnamed location'}; use that address".encode())
+            location = error.headers.get("Location", "") if error.headers else ""
+            said = (
+                f"redirected to {urljoin(url, location)}; use that address"
+                if location
+                else "a redirect with no Location"
+            )
+            return Answer(error.code, said.encode())
         return Answer(error.code, error_body(error))
     # HTTPException: a broken answer (bad status line, body cut short, a URL http.client cannot parse).
     except (URLError, SSLValidationError, OSError, http.client.HTTPException) as error:
@@ -164,7 +169,8 @@ def should_retry(method: str, answer: Answer, idempotent: bool = False) -> bool:
     """Resend only what cannot have been done twice: a GET (or a read-only POST), or a request that reached no server.
 
     A repeated create or grant would fail with RESOURCE_ALREADY_EXISTS and hide that the first one worked. A
-    timeout is not retried: the server is there but hung, and each attempt would wait the whole timeout again.
+    request that timed out after it was sent is not retried: the server is there but hung, and each attempt would
+    wait the whole timeout again.
     """
     if answer.refused:
         return True
@@ -195,7 +201,8 @@ def request(
         return Answer(NO_ANSWER, reason=reason, tls_failure=True)
     if query:
         url = f"{url}?{urlencode(query)}"
-    payload = json.dumps(json_body).encode() if json_body is not None else data
+    # allow_nan=False: a bare NaN is not JSON, and MLflow's parser drops the rest of the request after one.
+    payload = json.dumps(json_body, allow_nan=False).encode() if json_body is not None else data
     headers = headers_for(settings, json_body is not None, content_length)
     attempt = 0
     while True:

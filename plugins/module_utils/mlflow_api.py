@@ -75,32 +75,52 @@ def mlflow_client(module: AnsibleModule) -> MlflowRestClient:
     return new_client(module.params)
 
 
-def describe_error(exc: BaseException, tracking_uri: str) -> str:
-    """A message that names the cause and the fix, for the failures operators actually meet."""
+def no_answer_text(tracking_uri: str, detail: str) -> str:
+    return (
+        f"MLflow tracking server at {tracking_uri} does not answer. Check that the server runs and that "
+        f"tracking_uri is right. ({detail})"
+    )
+
+
+def unauthenticated_text(tracking_uri: str) -> str:
+    return (
+        f"MLflow at {tracking_uri} refused the credentials (401). Check username and password "
+        "(or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)."
+    )
+
+
+def describe_api_error(exc: MlflowApiError, tracking_uri: str) -> str:
+    """The REST client's failures, told apart by what it knows: TLS, no answer, the HTTP status, MLflow's code."""
     text = str(exc)
-    code = getattr(exc, "error_code", "")
-    if isinstance(exc, MlflowApiError) and exc.tls_failure:
+    if exc.tls_failure:
+        if "ca_bundle" in text:
+            return f"{text}. Set ca_bundle to a readable PEM file of the CA that signed MLflow's certificate."
         return (
             f"the TLS certificate of MLflow at {tracking_uri} did not verify. Set ca_bundle to the CA that signed "
             f"it (validate_certs=false only for testing). ({text})"
         )
-    if isinstance(exc, MlflowApiError) and exc.status == 0 and not code:
-        return (
-            f"MLflow tracking server at {tracking_uri} does not answer. Check that the server runs and that "
-            f"tracking_uri is right. ({text})"
-        )
+    if exc.no_answer:
+        return no_answer_text(tracking_uri, text)
+    if exc.status == 401 or exc.error_code == "UNAUTHENTICATED":
+        return unauthenticated_text(tracking_uri)
+    if exc.status == 403 or exc.error_code == "PERMISSION_DENIED":
+        return f"MLflow at {tracking_uri} denied the request (403): the user lacks permission. {text}"
+    return text
+
+
+def describe_error(exc: BaseException, tracking_uri: str) -> str:
+    """A message that names the cause and the fix, for the failures operators actually meet."""
+    if isinstance(exc, MlflowApiError):
+        return describe_api_error(exc, tracking_uri)
+    # MLflow's own code (mlflow_model_check's model loading, an artifact root the server does not proxy).
+    text = str(exc)
+    code = getattr(exc, "error_code", "")
     if code == "UNAUTHENTICATED" or re.search(r"\b401\b", text):
-        return (
-            f"MLflow at {tracking_uri} refused the credentials (401). Check username and password "
-            "(or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)."
-        )
+        return unauthenticated_text(tracking_uri)
     if code == "PERMISSION_DENIED" or re.search(r"\b403\b", text):
         return f"MLflow at {tracking_uri} denied the request (403): the user lacks permission. {text}"
     if "Max retries exceeded" in text or "Connection refused" in text or "timed out" in text.lower():
-        return (
-            f"MLflow tracking server at {tracking_uri} does not answer. Check that the server runs and "
-            f"that tracking_uri is right. ({text.splitlines()[0] if text else type(exc).__name__})"
-        )
+        return no_answer_text(tracking_uri, text.splitlines()[0] if text else type(exc).__name__)
     return text or type(exc).__name__
 
 

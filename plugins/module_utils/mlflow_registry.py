@@ -10,6 +10,7 @@ from typing import Any
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_api import (
     collect_pages,
+    error_code,
     is_not_found,
     quote_filter_value,
 )
@@ -97,7 +98,9 @@ def resolve_model_ref(client: Any, ref: ModelRef) -> Any:
         try:
             return client.get_model_version_by_alias(ref.name, ref.value)
         except Exception as exc:
-            if is_not_found(exc) or "alias" in str(exc).lower():
+            # A missing alias is INVALID_PARAMETER_VALUE ("Registered model alias X not found."), not a 404.
+            missing_alias = error_code(exc) == "INVALID_PARAMETER_VALUE" and "not found" in str(exc).lower()
+            if is_not_found(exc) or missing_alias:
                 raise ModelUriError(f"model {ref.name!r} has no alias {ref.value!r}.") from exc
             raise
     ready = [version for version in all_versions(client, ref.name) if version.status == "READY"]

@@ -15,6 +15,7 @@ mlflow_artifacts.proto).
 from __future__ import annotations
 
 import io
+import math
 import os
 import posixpath
 import tempfile
@@ -32,14 +33,28 @@ PROXIED_SCHEMES = ("mlflow-artifacts", "http", "https")
 VIEW_TYPES = {"active_only": "ACTIVE_ONLY", "deleted_only": "DELETED_ONLY", "all": "ALL"}
 
 
-class MlflowApiError(Exception):
-    """A failed call: MLflow's error_code and message, the HTTP status (0 when nothing answered)."""
+# MLflow's own limits per log-batch request (mlflow.utils.validation): more is refused with a 400.
+MAX_PARAMS_PER_BATCH = 100
+MAX_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
 
-    def __init__(self, message: str, error_code: str = "", status: int = 0, tls_failure: bool = False) -> None:
+
+class MlflowApiError(Exception):
+    """A failed call: MLflow's error_code and message and the HTTP status; no_answer when nothing answered."""
+
+    def __init__(
+        self,
+        message: str,
+        error_code: str = "",
+        status: int = 0,
+        tls_failure: bool = False,
+        no_answer: bool = False,
+    ) -> None:
         super().__init__(message)
         self.error_code = error_code
         self.status = status
         self.tls_failure = tls_failure
+        self.no_answer = no_answer
 
 
 def error_body(answer: Answer) -> tuple[str, str]:
@@ -50,17 +65,44 @@ def error_body(answer: Answer) -> tuple[str, str]:
         return "", answer.text.strip()[:300]
     if not isinstance(body, dict):
         return "", str(body)[:300]
-    return str(body.get("error_code", "")), str(body.get("message", ""))
+    # MLflow's Flask handlers say "message"; its FastAPI routes (the artifact proxy) say "detail".
+    return str(body.get("error_code", "")), str(body.get("message") or body.get("detail") or "")
 
 
 def raise_for_answer(answer: Answer, what: str) -> None:
     """MlflowApiError for no answer or a non-2xx one; the message says what was asked and what came back."""
     if not answer.answered:
         first_line = (answer.reason.splitlines() or ["no answer"])[0]
-        raise MlflowApiError(f"no answer to {what}: {first_line}", tls_failure=answer.tls_failure)
+        raise MlflowApiError(f"no answer to {what}: {first_line}", tls_failure=answer.tls_failure, no_answer=True)
     if answer.status >= 300:
         code, detail = error_body(answer)
-        raise MlflowApiError(f"HTTP {answer.status} {code} on {what}: {detail}".strip(": "), code, answer.status)
+        said = " ".join(part for part in (f"HTTP {answer.status}", code) if part)
+        raise MlflowApiError(f"{said} on {what}: {detail}".rstrip(": "), code, answer.status)
+
+
+def metric_value(value: float) -> float | str:
+    """A metric value as MLflow's JSON takes it: NaN and the infinities as strings (bare NaN is not JSON)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def batches(metrics: list[Any], params: list[Any], tags: list[Any]) -> list[tuple[list[Any], list[Any], list[Any]]]:
+    """(metrics, params, tags) per log-batch request, within MLflow's limits, as MlflowClient splits them."""
+    if (
+        len(params) <= MAX_PARAMS_PER_BATCH
+        and len(tags) <= MAX_TAGS_PER_BATCH
+        and len(metrics) + len(params) + len(tags) <= MAX_ENTITIES_PER_BATCH
+    ):
+        return [(metrics, params, tags)]
+    chunks: list[tuple[list[Any], list[Any], list[Any]]] = []
+    chunks += [([], params[i : i + MAX_PARAMS_PER_BATCH], []) for i in range(0, len(params), MAX_PARAMS_PER_BATCH)]
+    chunks += [([], [], tags[i : i + MAX_TAGS_PER_BATCH]) for i in range(0, len(tags), MAX_TAGS_PER_BATCH)]
+    step = MAX_ENTITIES_PER_BATCH
+    chunks += [(metrics[i : i + step], [], []) for i in range(0, len(metrics), step)]
+    return chunks
 
 
 def tag_map(tags: list[dict[str, Any]] | None) -> dict[str, str]:
@@ -246,19 +288,28 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def proxied_artifact_path(artifact_uri: str) -> str | None:
-    """The path under the server's mlflow-artifacts API of a proxied artifact root; None for other roots."""
+def proxied_artifact_location(artifact_uri: str, tracking_uri: str) -> tuple[str, str] | None:
+    """(server URL, path under its mlflow-artifacts API) of a proxied artifact root; None for other roots.
+
+    As MLflow resolves them: mlflow-artifacts:/path is the tracking server's, mlflow-artifacts://host:port/path
+    that host's with the tracking URI's scheme, an http(s) URL of the API its own server's.
+    """
     parsed = urllib.parse.urlparse(artifact_uri)
     if parsed.scheme not in PROXIED_SCHEMES:
         return None
     if parsed.scheme == "mlflow-artifacts":
-        return parsed.path.strip("/")
+        server = f"{urllib.parse.urlparse(tracking_uri).scheme}://{parsed.netloc}" if parsed.netloc else tracking_uri
+        return server.rstrip("/"), parsed.path.strip("/")
     anchor = ARTIFACTS_API + "/"
-    return parsed.path.split(anchor, 1)[1].strip("/") if anchor in parsed.path else None
+    if anchor not in parsed.path:
+        return None
+    return f"{parsed.scheme}://{parsed.netloc}", parsed.path.split(anchor, 1)[1].strip("/")
 
 
 def foreign_artifact_repository(artifact_uri: str) -> Any:
     """MLflow's own artifact repository, for a root the tracking server does not proxy (s3://, a local path).
+
+    Its errors are MLflow's or boto3's, not MlflowApiError.
 
     Only such platforms need mlflow-skinny (and boto3 for S3) where the module runs; the client's connection
     settings are in the environment already (mlflow_api.new_client).
@@ -268,7 +319,8 @@ def foreign_artifact_repository(artifact_uri: str) -> Any:
     except ImportError as exc:
         raise MlflowApiError(
             f"the artifact root {artifact_uri} is not served by the tracking server (mlflow server "
-            "--serve-artifacts), so writing to it needs mlflow-skinny where the module runs."
+            "--serve-artifacts), so writing to it needs mlflow-skinny where the module runs.",
+            error_code="MISSING_LIBRARY",
         ) from exc
     return get_artifact_repository(artifact_uri)
 
@@ -300,7 +352,9 @@ class MlflowRestClient:
         try:
             decoded = answer.json()
         except ValueError as exc:
-            raise MlflowApiError(f"{method} {endpoint} answered no JSON: {answer.text[:200]!r}") from exc
+            raise MlflowApiError(
+                f"{method} {endpoint} answered no JSON: {answer.text[:200]!r}", status=answer.status
+            ) from exc
         return decoded if isinstance(decoded, dict) else {}
 
     def _get_or_none(self, endpoint: str, query: dict[str, Any]) -> dict[str, Any] | None:
@@ -369,7 +423,9 @@ class MlflowRestClient:
         return run
 
     def create_run(self, experiment_id: str, run_name: str | None = None, tags: dict[str, Any] | None = None) -> Run:
-        body = {"experiment_id": experiment_id, "start_time": now_ms(), "tags": tag_list(tags)}
+        # MLflow's server records no creator itself (not even with basic auth); MlflowClient sent "unknown".
+        user_id = self.settings.username or "unknown"
+        body = {"experiment_id": experiment_id, "start_time": now_ms(), "tags": tag_list(tags), "user_id": user_id}
         if run_name:
             body["run_name"] = run_name
         run = Run.from_json(self.call("POST", f"{API}/runs/create", body=body)["run"])
@@ -403,21 +459,20 @@ class MlflowRestClient:
         params: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
     ) -> None:
-        body = {
-            "run_id": run_id,
-            "metrics": [
-                {"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step} for m in metrics or []
-            ],
-            "params": tag_list(params),
-            "tags": tag_list(tags),
-        }
-        self.call("POST", f"{API}/runs/log-batch", body=body)
+        """Log metrics, params and tags, in as many requests as MLflow's per-request limits need."""
+        metric_entries = [
+            {"key": m.key, "value": metric_value(m.value), "timestamp": m.timestamp, "step": m.step}
+            for m in metrics or []
+        ]
+        for metric_chunk, param_chunk, tag_chunk in batches(metric_entries, tag_list(params), tag_list(tags)):
+            body = {"run_id": run_id, "metrics": metric_chunk, "params": param_chunk, "tags": tag_chunk}
+            self.call("POST", f"{API}/runs/log-batch", body=body)
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         self.call("POST", f"{API}/runs/log-parameter", body={"run_id": run_id, "key": key, "value": str(value)})
 
     def log_metric(self, run_id: str, key: str, value: float, step: int = 0) -> None:
-        body = {"run_id": run_id, "key": key, "value": value, "timestamp": now_ms(), "step": step}
+        body = {"run_id": run_id, "key": key, "value": metric_value(value), "timestamp": now_ms(), "step": step}
         self.call("POST", f"{API}/runs/log-metric", body=body)
 
     def set_terminated(self, run_id: str, status: str = "FINISHED") -> None:
@@ -470,34 +525,33 @@ class MlflowRestClient:
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
         """Upload a local file into the run's artifacts (under artifact_path), as MlflowClient.log_artifact."""
         root = self._artifact_root(run_id)
-        base = proxied_artifact_path(root)
-        if base is None:
+        location = proxied_artifact_location(root, self.tracking_uri)
+        if location is None:
             foreign_artifact_repository(root).log_artifact(local_path, artifact_path)
             return
         name = posixpath.join((artifact_path or "").strip("/"), os.path.basename(local_path))
         with open(local_path, "rb") as handle:
-            self._put_artifact(base, name, handle, os.path.getsize(local_path))
+            self._put_artifact(location, name, handle, os.path.getsize(local_path))
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         """Write text as the artifact artifact_file of the run, as MlflowClient.log_text."""
         data = text.encode("utf-8")
         root = self._artifact_root(run_id)
-        base = proxied_artifact_path(root)
-        if base is None:
+        location = proxied_artifact_location(root, self.tracking_uri)
+        if location is None:
             with tempfile.TemporaryDirectory() as scratch:
                 local = os.path.join(scratch, posixpath.basename(artifact_file))
                 with open(local, "wb") as handle:
                     handle.write(data)
                 foreign_artifact_repository(root).log_artifact(local, posixpath.dirname(artifact_file) or None)
             return
-        self._put_artifact(base, artifact_file.strip("/"), io.BytesIO(data), len(data))
+        self._put_artifact(location, artifact_file.strip("/"), io.BytesIO(data), len(data))
 
-    def _put_artifact(self, base: str, name: str, stream: BinaryIO, size: int) -> None:
+    def _put_artifact(self, location: tuple[str, str], name: str, stream: BinaryIO, size: int) -> None:
         """PUT through the server's mlflow-artifacts API, which writes to the artifact store it proxies."""
+        server, base = location
         path = urllib.parse.quote(posixpath.join(base, name))
-        answer = request(
-            "PUT", f"{self.tracking_uri}{ARTIFACTS_API}/{path}", self.settings, data=stream, content_length=size
-        )
+        answer = request("PUT", f"{server}{ARTIFACTS_API}/{path}", self.settings, data=stream, content_length=size)
         raise_for_answer(answer, f"PUT {ARTIFACTS_API}/{path}")
 
     # ---- registered models ----

@@ -91,7 +91,10 @@ runs:
     start_time: {description: Milliseconds since the epoch, type: int, sample: 1764000000000}
     end_time: {description: Milliseconds since the epoch, type: int, sample: 1764000001000}
     artifact_uri: {description: Artifact root of the run, type: str, sample: "mlflow-artifacts:/1/0f1e.../artifacts"}
-    user_id: {description: User who created the run, type: str, sample: admin}
+    user_id:
+      description: User who created the run (the username of the task that created it).
+      type: str
+      sample: admin
     params: {description: Parameters, type: dict, sample: {temperature: "0.7"}}
     metrics: {description: Latest value of each metric, type: dict, sample: {accuracy: 0.95}}
     tags: {description: "Tags, the C(mlflow.) system tags included", type: dict, sample: {mlflow.runName: test-run}}

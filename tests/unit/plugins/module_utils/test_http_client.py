@@ -174,13 +174,28 @@ def test_secrets_stay_out_of_the_settings_repr():
     assert "admin" in text and "pw-secret-1" not in text and "tok-secret-2" not in text
 
 
-def test_a_redirect_is_not_followed_and_its_target_is_named(no_backoff):
-    moved = (307, b"", {"Location": "http://elsewhere.example/api"})
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_redirect_is_not_followed_and_its_target_is_named(no_backoff, method):
+    moved = (302, b"", {"Location": "/elsewhere/api"})
     with serve([moved, (200, b"{}")]) as server:
-        answer = request("POST", server.url + "/create", HttpSettings(username="admin", password="pw", retries=2))
-        assert answer.status == 307
-        assert "http://elsewhere.example/api" in answer.text
-        assert len(server.seen) == 1  # neither resent here nor carried, with the credentials, to the new host
+        answer = request(method, server.url + "/create", HttpSettings(username="admin", password="pw", retries=2))
+        assert answer.status == 302
+        assert f"redirected to {server.url}/elsewhere/api" in answer.text
+        assert len(server.seen) == 1  # neither followed nor resent, so the credentials go nowhere else
+
+
+def test_a_redirect_without_a_location_says_so():
+    with serve([(301, b"")]) as server:
+        assert request("GET", server.url, HttpSettings()).text == "a redirect with no Location"
+
+
+def test_a_resent_stream_is_sent_whole_again(tmp_path, no_backoff):
+    payload = tmp_path / "model.bin"
+    payload.write_bytes(b"0123456789" * 100)
+    with serve([(503, b"busy"), (200, b"{}")]) as server, payload.open("rb") as stream:
+        answer = request("PUT", server.url, HttpSettings(retries=1), data=stream, content_length=1000, idempotent=True)
+        assert answer.status == 200
+        assert [seen["body"] for seen in server.seen] == [payload.read_bytes()] * 2
 
 
 def test_a_read_that_timed_out_is_not_sent_again(no_backoff):

@@ -1,8 +1,8 @@
 """MLflow's REST API client against a real HTTP server on loopback: what is sent, and what comes back.
 
-The answers are MLflow 3.17.2's JSON as its server writes it (proto3 JSON: unset fields left out, tags as
-lists). That the calls do what MLflow does is shown against a real tracking server by the modules' tests in
-the Molecule scenarios (tests/platform_api).
+The answers are MLflow 3.17.2's JSON as its server writes it (unset fields left out, tags as lists). That the
+calls do what MLflow does is shown against a real tracking server by the modules' tests in the Molecule scenarios
+(tests/platform_api).
 """
 
 from __future__ import annotations
@@ -16,11 +16,17 @@ import pytest
 
 from ansible_collections.birtha.mlflow.plugins.module_utils import http_client, mlflow_api
 from ansible_collections.birtha.mlflow.plugins.module_utils.http_client import HttpSettings
+from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_registry import (
+    ModelUriError,
+    parse_model_uri,
+    resolve_model_ref,
+)
 from ansible_collections.birtha.mlflow.plugins.module_utils.mlflow_rest import (
     Metric,
     MlflowApiError,
     MlflowRestClient,
-    proxied_artifact_path,
+    batches,
+    proxied_artifact_location,
 )
 from ansible_collections.birtha.mlflow.tests.unit.plugins.module_utils.loopback import serve
 
@@ -101,6 +107,31 @@ def test_a_create_is_never_sent_twice(no_backoff):
         assert json.loads(server.seen[0]["body"]) == {"name": "x", "tags": [{"key": "team", "value": "ml"}]}
 
 
+def test_non_finite_metrics_are_sent_as_mlflow_reads_them():
+    with serve([(200, b"{}"), (200, b"{}")]) as server:
+        rest = client(server.url)
+        rest.log_batch("abc123", [Metric("a", float("nan"), 1, 0), Metric("b", float("-inf"), 1, 0)])
+        rest.log_metric("abc123", "c", float("inf"))
+        batch, single = (json.loads(seen["body"]) for seen in server.seen)
+    assert [m["value"] for m in batch["metrics"]] == ["NaN", "-Infinity"]
+    assert single["value"] == "Infinity"
+
+
+def test_more_params_than_mlflow_takes_at_once_go_in_several_requests():
+    params = {f"p{i}": str(i) for i in range(150)}
+    with serve([(200, b"{}")] * 3) as server:
+        client(server.url).log_batch("abc123", [Metric("m", 1.0, 1, 0)], params, {"t": "v"})
+        sent = [json.loads(seen["body"]) for seen in server.seen]
+    shapes = [(len(b["metrics"]), len(b["params"]), len(b["tags"])) for b in sent]
+    assert shapes == [(0, 100, 0), (0, 50, 0), (0, 0, 1), (1, 0, 0)]
+    assert sum(len(b["params"]) for b in sent) == 150
+
+
+def test_small_batches_stay_one_request():
+    assert len(batches([{}] * 10, [{}] * 100, [{}] * 100)) == 1
+    assert len(batches([{}] * 1000, [], [{}])) == 2
+
+
 def test_log_batch_sends_metrics_params_and_tags_as_mlflow_reads_them():
     with serve([(200, b"{}")]) as server:
         client(server.url).log_batch("abc123", [Metric("acc", 0.5, 17, 2)], {"lr": "0.1"}, {"team": "ml"})
@@ -146,16 +177,16 @@ def test_listing_and_reading_artifacts_go_through_the_run():
 
 
 @pytest.mark.parametrize(
-    ("root", "path"),
+    ("root", "location"),
     [
-        ("mlflow-artifacts:/7/abc/artifacts", "7/abc/artifacts"),
-        ("mlflow-artifacts://mlflow.example:5000/7/abc/artifacts", "7/abc/artifacts"),
-        ("https://mlflow.example/api/2.0/mlflow-artifacts/artifacts/7/abc/artifacts", "7/abc/artifacts"),
+        ("mlflow-artifacts:/7/abc/artifacts", ("https://mlflow.example", "7/abc/artifacts")),
+        ("mlflow-artifacts://other:5000/7/abc/artifacts", ("https://other:5000", "7/abc/artifacts")),
+        ("http://other/api/2.0/mlflow-artifacts/artifacts/7/abc/artifacts", ("http://other", "7/abc/artifacts")),
         ("s3://bucket/7/abc/artifacts", None),
     ],
 )
-def test_proxied_artifact_roots_are_recognised(root, path):
-    assert proxied_artifact_path(root) == path
+def test_proxied_artifact_roots_resolve_to_the_server_that_serves_them(root, location):
+    assert proxied_artifact_location(root, "https://mlflow.example") == location
 
 
 def test_registry_entities_keep_aliases_as_mlflow_does():
@@ -191,9 +222,29 @@ def test_no_answer_is_worded_as_a_server_that_does_not_answer():
     assert "does not answer" in message and "http://127.0.0.1:9" in message
 
 
-def test_an_answer_that_is_not_json_is_named():
-    with serve([(200, b"<html>proxy login</html>")]) as server, pytest.raises(MlflowApiError, match="no JSON"):
+def test_an_answer_that_is_not_json_is_named_and_not_taken_for_no_answer():
+    with (
+        serve([(200, b"<html>proxy login</html>")]) as server,
+        pytest.raises(MlflowApiError, match="no JSON") as raised,
+    ):
         client(server.url).get_experiment("1")
+    assert "does not answer" not in mlflow_api.describe_error(raised.value, server.url)
+
+
+def test_status_not_numbers_in_the_message_decide_the_wording():
+    error = MlflowApiError(
+        "HTTP 404 RESOURCE_DOES_NOT_EXIST on GET x: No Experiment with id=403", "RESOURCE_DOES_NOT_EXIST", 404
+    )
+    assert mlflow_api.describe_error(error, "http://m") == str(error)
+    assert "refused the credentials" in mlflow_api.describe_error(MlflowApiError("x", status=401), "http://m")
+
+
+def test_the_artifact_proxys_detail_is_kept():
+    answers = [(200, body({"run": RUN})), (503, body({"detail": "Artifact serving is disabled"}))]
+    with serve(answers) as server, pytest.raises(MlflowApiError) as raised:
+        client(server.url).log_text("abc123", "x", "x.txt")
+    assert str(raised.value).startswith("HTTP 503 on PUT ")
+    assert str(raised.value).endswith(": Artifact serving is disabled")
 
 
 class RefuseMlflow(importlib.abc.MetaPathFinder):
@@ -225,3 +276,14 @@ def test_the_api_modules_import_without_mlflow(monkeypatch, name):
         monkeypatch.delitem(sys.modules, loaded)
     monkeypatch.setattr(sys, "meta_path", [RefuseMlflow(), *sys.meta_path])
     importlib.import_module(f"{PLUGINS}.modules.{name}")
+
+
+def test_a_missing_alias_is_told_apart_from_a_failing_server():
+    model = body({"registered_model": {"name": "gw"}})
+    missing = body({"error_code": "INVALID_PARAMETER_VALUE", "message": "Registered model alias nope not found."})
+    with serve([(200, model), (400, missing), (200, model), (500, b"boom")]) as server:
+        rest = client(server.url)
+        with pytest.raises(ModelUriError, match="has no alias 'nope'"):
+            resolve_model_ref(rest, parse_model_uri("models:/gw@nope"))
+        with pytest.raises(MlflowApiError, match="HTTP 500"):
+            resolve_model_ref(rest, parse_model_uri("models:/gw@champion"))
