@@ -75,18 +75,18 @@ require() {
   exit 1
 }
 
-# Go builds MinIO and mc; 1.21 or newer fetches the toolchain the modules ask for from the module proxy.
 # Where scripts/build-seaweedfs.sh keeps weed (known before it is built).
 seaweedfs_dir() {
   echo "$BIRTHA_CACHE/seaweedfs/$SEAWEEDFS_VERSION"
 }
 
+# Go builds MinIO, mc and SeaweedFS; 1.21 or newer fetches the toolchain the modules ask for from the module proxy.
 require_go() {
   command -v go >/dev/null 2>&1 \
     || { echo "missing on this controller: go (Go 1.21 or newer; looked in PATH and /usr/local/go/bin)." \
          "Debian 12's golang-go is 1.19: install Go into /usr/local/go" >&2; exit 1; }
   local version; version="$(go env GOVERSION)"
   [[ "$(printf '%s\n' go1.21 "$version" | sort -V | head -1)" == go1.21 ]] \
-    || { echo "go is $version; building MinIO needs Go 1.21 or newer (it then fetches the toolchain MinIO asks for)" >&2
+    || { echo "go is $version; building MinIO or SeaweedFS needs Go 1.21 or newer (it then fetches the toolchain the module asks for)" >&2
          exit 1; }
 }

@@ -2,15 +2,18 @@
 
 Credentials come from the host's files, never the command line: MLflow's from /etc/mlflow/mlflow.env, the admin's
 from SeaweedFS's identities (/etc/seaweedfs/s3.json, root-only).
-  mlflow BUCKET     what MLflow's identity may do in BUCKET: list, get, put, and create a bucket
+  mlflow BUCKET     what MLflow's identity may do in BUCKET: list, get, put, delete (one and a batch), a multipart
+                    upload, create a bucket, delete BUCKET, change its policy
   admin_put BUCKET KEY TEXT    create BUCKET if needed and write KEY as the admin
   admin_get BUCKET KEY         read KEY as the admin
+  admin_get_missing BUCKET KEY whether KEY exists, as the admin
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 
 import boto3
 from botocore.config import Config
@@ -51,13 +54,34 @@ def outcome(call) -> str:
     return "allowed"
 
 
+def multipart(s3, bucket: str) -> None:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="probe/multipart.bin")
+    part = s3.upload_part(
+        Bucket=bucket, Key="probe/multipart.bin", UploadId=upload["UploadId"], PartNumber=1, Body=b"x" * 1024
+    )
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="probe/multipart.bin",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+
+
 def mlflow(bucket: str) -> dict[str, str]:
     s3 = client(mlflow_keys())
+    policy = json.dumps({"Version": "2012-10-17", "Statement": []})
     return {
         "list": outcome(lambda: s3.list_objects_v2(Bucket=bucket, MaxKeys=1)),
         "get": outcome(lambda: s3.get_object(Bucket=bucket, Key="secret.txt")),
         "put": outcome(lambda: s3.put_object(Bucket=bucket, Key="probe/mlflow.txt", Body=b"mlflow")),
+        "delete": outcome(lambda: s3.delete_object(Bucket=bucket, Key="probe/mlflow.txt")),
+        "delete_batch": outcome(
+            lambda: s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "probe/none.txt"}], "Quiet": True})
+        ),
+        "multipart": outcome(lambda: multipart(s3, bucket)),
         "create_bucket": outcome(lambda: s3.create_bucket(Bucket=f"{bucket}-made-by-mlflow")),
+        "delete_bucket": outcome(lambda: s3.delete_bucket(Bucket=bucket)),
+        "put_policy": outcome(lambda: s3.put_bucket_policy(Bucket=bucket, Policy=policy)),
     }
 
 
@@ -70,10 +94,25 @@ def admin_put(bucket: str, key: str, text: str) -> dict[str, str]:
 
 
 def admin_get(bucket: str, key: str) -> dict[str, str]:
-    body = client(admin_keys()).get_object(Bucket=bucket, Key=key)["Body"].read()
-    return {"body": body.decode()}
+    # Right after a restart the volume servers may not have reported to the master yet.
+    for _attempt in range(30):
+        try:
+            return {"body": client(admin_keys()).get_object(Bucket=bucket, Key=key)["Body"].read().decode()}
+        except ClientError:
+            time.sleep(2)
+    return {"body": client(admin_keys()).get_object(Bucket=bucket, Key=key)["Body"].read().decode()}
+
+
+def admin_get_missing(bucket: str, key: str) -> dict[str, bool]:
+    return {"exists": outcome(lambda: client(admin_keys()).head_object(Bucket=bucket, Key=key)) == "allowed"}
 
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    print(json.dumps({"mlflow": mlflow, "admin_put": admin_put, "admin_get": admin_get}[command](*args)))
+    commands = {
+        "mlflow": mlflow,
+        "admin_put": admin_put,
+        "admin_get": admin_get,
+        "admin_get_missing": admin_get_missing,
+    }
+    print(json.dumps(commands[command](*args)))
