@@ -67,6 +67,13 @@ def multipart(s3, bucket: str) -> None:
     )
 
 
+def delete_batch(s3, bucket: str) -> None:
+    """A batch delete answers 200 and refuses key by key: a refused key is the outcome."""
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "secret.txt"}]})
+    if answer.get("Errors"):
+        raise ClientError({"Error": {"Code": answer["Errors"][0]["Code"]}}, "DeleteObjects")
+
+
 def mlflow(bucket: str) -> dict[str, str]:
     s3 = client(mlflow_keys())
     policy = json.dumps({"Version": "2012-10-17", "Statement": []})
@@ -75,9 +82,7 @@ def mlflow(bucket: str) -> dict[str, str]:
         "get": outcome(lambda: s3.get_object(Bucket=bucket, Key="secret.txt")),
         "put": outcome(lambda: s3.put_object(Bucket=bucket, Key="probe/mlflow.txt", Body=b"mlflow")),
         "delete": outcome(lambda: s3.delete_object(Bucket=bucket, Key="probe/mlflow.txt")),
-        "delete_batch": outcome(
-            lambda: s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "probe/none.txt"}], "Quiet": True})
-        ),
+        "delete_batch": outcome(lambda: delete_batch(s3, bucket)),
         "multipart": outcome(lambda: multipart(s3, bucket)),
         "create_bucket": outcome(lambda: s3.create_bucket(Bucket=f"{bucket}-made-by-mlflow")),
         "delete_bucket": outcome(lambda: s3.delete_bucket(Bucket=bucket)),
