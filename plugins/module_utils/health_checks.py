@@ -1,6 +1,7 @@
 # Copyright: Birtha platform team
 # Apache License 2.0 (see LICENSE)
-"""The health checks of each tier (PostgreSQL, MinIO, MLflow) on the host that runs them, for platform_health."""
+"""The health checks of each tier (PostgreSQL, the artifact store, MLflow) on the host that runs them, for
+platform_health."""
 
 from __future__ import annotations
 
@@ -168,6 +169,32 @@ def minio_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list[Ch
     return checks, unit if state.installed else ""
 
 
+# --- SeaweedFS -------------------------------------------------------------------------------------------------
+
+# The servers inside one `weed server`, each with the endpoint that says it can do its part, and what failing means.
+SEAWEEDFS_PARTS = (
+    ("master", "master_url", "/readyz", "the master has no leader or is locked: no volume can be assigned"),
+    ("volume", "volume_url", "/healthz", "the volume server is stopping, lost its master or quarantined a disk"),
+    ("filer", "filer_url", "/healthz", "the filer cannot read its metadata store: no object can be found"),
+)
+
+
+def seaweedfs_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list[Check], str]:
+    unit = params["service"] or "seaweedfs"
+    state = unit_state(module.run_command, unit)
+    checks = [service_check("seaweedfs", state, FIX_ARTIFACTS)]
+    base = (params["url"] or "http://127.0.0.1:9000").rstrip("/")
+    live = endpoint_check("seaweedfs", "live", f"{base}/healthz", params, FIX_ARTIFACTS)
+    checks.append(live)
+    for name, option, path, meaning in SEAWEEDFS_PARTS:
+        check = endpoint_check("seaweedfs", name, f"{params[option].rstrip('/')}{path}", params, FIX_ARTIFACTS)
+        if check.status == FAIL and check.data.get("http_status"):
+            check.detail += f" ({meaning})"
+        checks.append(check)
+    checks += disks("seaweedfs", params["data_dirs"], params)
+    return checks, unit if state.installed else ""
+
+
 # --- MLflow ----------------------------------------------------------------------------------------------------
 
 
@@ -188,7 +215,7 @@ def api_check(base: str, params: dict[str, Any]) -> Check:
 
 
 def artifact_check(base: str, params: dict[str, Any], check_mode: bool) -> Check:
-    """Write, read back and delete one object through MLflow's artifact proxy (MLflow to MinIO and back)."""
+    """Write, read back and delete one object through MLflow's artifact proxy (MLflow to the store and back)."""
     if check_mode:
         return Check("mlflow", "artifacts", SKIP, "check mode writes nothing")
     path = f"{ARTIFACT_PREFIX}/{socket.gethostname()}-{uuid.uuid4().hex}.txt"
@@ -256,7 +283,7 @@ def database_uri_check(name: str, uri: str, source: str, timeout: int) -> Check:
 
 
 def s3_credentials_check(env: dict[str, str], source: str, bucket: str | None, timeout: int) -> Check:
-    """Whether MinIO accepts MLflow's S3 keys for the artifact bucket."""
+    """Whether the artifact store accepts MLflow's S3 keys for the artifact bucket."""
     if not bucket:
         return Check("mlflow", "s3_credentials", SKIP, "no s3_bucket given")
     if BOTO3_IMPORT_ERROR:
@@ -284,18 +311,18 @@ def s3_credentials_check(env: dict[str, str], source: str, bucket: str | None, t
         code = error.response.get("Error", {}).get("Code", "")
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"):
             cause = "credentials"
-            detail = f"MinIO rejects MLflow's S3 credentials (AWS_* in {source}) for {where}: {code}"
+            detail = f"the artifact store rejects MLflow's S3 credentials (AWS_* in {source}) for {where}: {code}"
         elif code in ("NoSuchBucket", "404"):
             cause = "bucket"
             detail = f"the artifact {where} does not exist"
         else:
             cause = "refused"
-            detail = f"MinIO refused MLflow's request to {where}: {code} {one_line(str(error))}"
+            detail = f"the artifact store refused MLflow's request to {where}: {code} {one_line(str(error))}"
         return Check("mlflow", "s3_credentials", FAIL, detail, FIX_ARTIFACTS, {"code": code, "cause": cause})
     except BotoCoreError as error:
-        detail = f"MinIO cannot be reached for {where}: {one_line(str(error))}"
+        detail = f"the artifact store cannot be reached for {where}: {one_line(str(error))}"
         return Check("mlflow", "s3_credentials", FAIL, detail, FIX_ARTIFACTS, {"cause": "unreachable"})
-    return Check("mlflow", "s3_credentials", OK, f"MinIO accepts MLflow's S3 credentials for {where}")
+    return Check("mlflow", "s3_credentials", OK, f"the artifact store accepts MLflow's S3 credentials for {where}")
 
 
 def credential_checks(params: dict[str, Any]) -> list[Check]:
@@ -363,4 +390,4 @@ def disks(tier: str, paths: list[str], params: dict[str, Any]) -> list[Check]:
     return [disk_check(tier, path, params["disk_warn_percent"], params["disk_fail_percent"]) for path in unique]
 
 
-TIERS = {"postgres": postgres_checks, "minio": minio_checks, "mlflow": mlflow_checks}
+TIERS = {"postgres": postgres_checks, "minio": minio_checks, "seaweedfs": seaweedfs_checks, "mlflow": mlflow_checks}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: platform_health
-short_description: Check one tier of the MLflow platform on this host (PostgreSQL, MinIO or MLflow)
+short_description: Check one tier of the MLflow platform on this host (PostgreSQL, MinIO, SeaweedFS or MLflow)
 version_added: 0.4.0
 description:
   - Runs the runbook's health checks for one tier on the host it runs on and returns each check's result
@@ -17,10 +17,14 @@ description:
     connections against C(max_connections), and free disk space of the data directory.
   - O(tier=minio) checks the C(minio) unit, C(/minio/health/live), C(/minio/health/ready) and, with
     O(cluster=true), C(/minio/health/cluster) (write quorum of a distributed setup).
+  - O(tier=seaweedfs) checks the C(seaweedfs) unit, the S3 gateway's C(/healthz) at O(url), and the servers inside
+    C(weed server) on loopback, C(/readyz) of the master (a leader, not locked) at O(master_url), C(/healthz) of the
+    volume server (heartbeating, no quarantined disk) at O(volume_url) and of the filer (its metadata store
+    readable) at O(filer_url).
   - O(tier=mlflow) checks the C(mlflow) unit, C(/health), an authenticated search (which proves MLflow reaches its
     database), the artifact path end to end (a small object written, read back and deleted through MLflow's
-    artifact proxy), and whether PostgreSQL and MinIO accept the credentials in MLflow's own configuration files
-    (so a wrong password is named even while MLflow cannot start).
+    artifact proxy), and whether PostgreSQL and the artifact store accept the credentials in MLflow's own
+    configuration files (so a wrong password is named even while MLflow cannot start).
   - For a failing service it returns the last journal lines, with secrets redacted.
   - The module does not fail when the platform is unhealthy; it reports. C(playbooks/health_check.yml) turns the
     reports into a summary and a non-zero exit.
@@ -29,11 +33,11 @@ options:
     description: The tier to check on this host.
     type: str
     required: true
-    choices: [postgres, minio, mlflow]
+    choices: [postgres, minio, seaweedfs, mlflow]
   service:
     description:
       - systemd unit of the tier. Defaults to the cluster unit C(postgresql@<version>-<name>) found by
-        C(pg_lsclusters), C(minio), or C(mlflow).
+        C(pg_lsclusters), C(minio), C(seaweedfs), or C(mlflow).
     type: str
   port:
     description: PostgreSQL's port (O(tier=postgres)).
@@ -44,8 +48,22 @@ options:
     type: str
     default: mlflow_db
   url:
-    description: Base URL of MinIO (O(tier=minio)) or MLflow (O(tier=mlflow)) as seen from this host.
+    description:
+      - Base URL of the S3 endpoint (O(tier=minio), O(tier=seaweedfs)) or of MLflow (O(tier=mlflow)) as seen from
+        this host.
     type: str
+  master_url:
+    description: Base URL of SeaweedFS's master server on this host (O(tier=seaweedfs)).
+    type: str
+    default: http://127.0.0.1:9333
+  volume_url:
+    description: Base URL of SeaweedFS's volume server on this host (O(tier=seaweedfs)).
+    type: str
+    default: http://127.0.0.1:8080
+  filer_url:
+    description: Base URL of SeaweedFS's filer on this host (O(tier=seaweedfs)).
+    type: str
+    default: http://127.0.0.1:8888
   username:
     description: MLflow user for the authenticated checks (O(tier=mlflow)); the admin sees every experiment.
     type: str
@@ -105,7 +123,7 @@ options:
     default: 10
   ca_bundle:
     description:
-      - CA certificate bundle that verifies the TLS certificate of O(url) (MinIO's or MLflow's).
+      - CA certificate bundle that verifies the TLS certificate of O(url) (the store's or MLflow's).
       - If not set, the host's trust store is used, where the role C(birtha.mlflow.ssl_hardening) installs
         the platform's CA.
     type: path
@@ -177,7 +195,8 @@ checks:
       description: The tier.
       type: str
     check:
-      description: Name of the check (service, pg_isready, select_1, connections, live, ready, cluster, health,
+      description: Name of the check (service, pg_isready, select_1, connections, live, ready, cluster, master,
+        volume, filer, health,
         api, artifacts, db_credentials, auth_db_credentials, s3_credentials, disk <path>).
       type: str
     status:
@@ -217,11 +236,14 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.redact import Redact
 
 def argument_spec() -> dict[str, Any]:
     return {
-        "tier": {"type": "str", "required": True, "choices": ["postgres", "minio", "mlflow"]},
+        "tier": {"type": "str", "required": True, "choices": ["postgres", "minio", "seaweedfs", "mlflow"]},
         "service": {"type": "str"},
         "port": {"type": "int", "default": 5432},
         "database": {"type": "str", "default": "mlflow_db"},
         "url": {"type": "str"},
+        "master_url": {"type": "str", "default": "http://127.0.0.1:9333"},
+        "volume_url": {"type": "str", "default": "http://127.0.0.1:8080"},
+        "filer_url": {"type": "str", "default": "http://127.0.0.1:8888"},
         "username": {"type": "str"},
         "password": {"type": "str", "no_log": True},
         "env_file": {"type": "path", "default": "/etc/mlflow/mlflow.env"},

@@ -22,6 +22,9 @@ description:
   - V(minio) (run as root) asks MinIO through C(mc) for each bucket's size and object count, the runbook's
     C(mc du). C(mc) reads the alias O(mc_alias) with its credentials from root's mc configuration
     (C(/root/.mc/config.json), written by the C(minio_server) role), so no secret is on a command line.
+  - V(seaweedfs) (run as root) lists each bucket through the S3 API at O(s3_url) and adds up its objects' sizes
+    and count, with the admin identity from SeaweedFS's identities file (O(identities_file), written by the
+    C(seaweedfs_server) role), so no secret passes through Ansible.
   - Every tier reports the filesystem holding each of O(data_dirs) (total, used, free bytes, used percent).
   - Each measurement is compared with the levels in O(thresholds); the result's RV(findings) say V(ok) or V(warn)
     for each, and a service that is not installed or does not answer is a V(warn) finding naming what is missing
@@ -37,7 +40,7 @@ options:
     description: What this host is measured for.
     type: str
     required: true
-    choices: [postgres, minio, mlflow]
+    choices: [postgres, minio, seaweedfs, mlflow]
   data_dirs:
     description:
       - Data directories whose filesystem is reported. A directory that does not exist is a V(warn) finding.
@@ -71,14 +74,30 @@ options:
     description: The alias of root's mc configuration that reaches this MinIO with the root account (O(tier=minio)).
     type: str
     default: birtha
+  s3_url:
+    description: The S3 gateway as this host reaches it (O(tier=seaweedfs)).
+    type: str
+    default: http://127.0.0.1:9000
+  identities_file:
+    description: SeaweedFS's S3 identities file, whose O(identity) lists the buckets (O(tier=seaweedfs)).
+    type: path
+    default: /etc/seaweedfs/s3.json
+  identity:
+    description: The identity of O(identities_file) that may list every bucket (O(tier=seaweedfs)).
+    type: str
+    default: admin
+  ca_bundle:
+    description: CA bundle that verifies O(s3_url)'s certificate (O(tier=seaweedfs)); the host's trust store if unset.
+    type: path
   buckets:
-    description: Buckets to measure (O(tier=minio)). Empty measures every bucket.
+    description: Buckets to measure (O(tier=minio), O(tier=seaweedfs)). Empty measures every bucket.
     type: list
     elements: str
     default: []
   measure_buckets:
     description:
-      - Measure bucket usage (O(tier=minio)). Every host of a distributed MinIO sees the same buckets; measure
+      - Measure bucket usage (O(tier=minio), O(tier=seaweedfs)). Every host of a distributed store sees the same
+        buckets; measure
         them on one.
     type: bool
     default: true
@@ -122,7 +141,7 @@ attributes:
   diff_mode:
     support: none
 requirements:
-  - psycopg2 (O(tier=postgres)), C(mc) (O(tier=minio)) on the measured host
+  - psycopg2 (O(tier=postgres)), C(mc) (O(tier=minio)), boto3 (O(tier=seaweedfs)) on the measured host
 notes:
   - Connections are client backends of C(pg_stat_activity) (background workers left out), the monitoring
     connection itself included.
@@ -179,7 +198,7 @@ findings:
     check:
       description: >-
         V(disk), V(connections), V(database_size), V(bucket_size), or what was unavailable (V(postgresql),
-        V(mlflow_database), V(psycopg2), V(minio), V(mc), V(data_dir)).
+        V(mlflow_database), V(psycopg2), V(minio), V(mc), V(seaweedfs), V(boto3), V(data_dir)).
       type: str
       sample: database_size
     status: {description: V(ok) or V(warn), type: str, sample: warn}
@@ -227,7 +246,7 @@ metrics:
       sample: {experiments: {total: 3, active: 2, deleted: 1}, runs: {total: 12, active: 12, deleted: 0},
                registered_models: 1, model_versions: {total: 2, by_stage: {Production: 1, Archived: 1}}}
     buckets:
-      description: Bytes and objects per bucket (V(minio)).
+      description: Bytes and objects per bucket (V(minio), V(seaweedfs)).
       type: dict
       sample: {mlflow-artifacts: {size_bytes: 1048576, objects: 42}}
     disks:
@@ -273,6 +292,8 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.pg_stats import (
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import disk_usage
 from ansible_collections.birtha.mlflow.plugins.module_utils.postgres import PSYCOPG2_IMPORT_ERROR, connect, psycopg2
 from ansible_collections.birtha.mlflow.plugins.module_utils.prometheus import render_prometheus, write_textfile
+from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import BOTO3_IMPORT_ERROR, new_s3_client
+from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_verify
 
 
 class McError(Exception):
@@ -281,7 +302,7 @@ class McError(Exception):
 
 def argument_spec() -> dict[str, Any]:
     return {
-        "tier": {"type": "str", "required": True, "choices": ["postgres", "minio", "mlflow"]},
+        "tier": {"type": "str", "required": True, "choices": ["postgres", "minio", "seaweedfs", "mlflow"]},
         "data_dirs": {"type": "list", "elements": "path", "default": []},
         "host_label": {"type": "str"},
         "port": {"type": "int", "default": 5432},
@@ -290,6 +311,10 @@ def argument_spec() -> dict[str, Any]:
         "server_data_dir": {"type": "bool", "default": True},
         "mc_path": {"type": "path", "default": "/usr/local/bin/mc"},
         "mc_alias": {"type": "str", "default": "birtha"},
+        "s3_url": {"type": "str", "default": "http://127.0.0.1:9000"},
+        "identities_file": {"type": "path", "default": "/etc/seaweedfs/s3.json"},
+        "identity": {"type": "str", "default": "admin"},
+        "ca_bundle": {"type": "path"},
         "buckets": {"type": "list", "elements": "str", "default": []},
         "measure_buckets": {"type": "bool", "default": True},
         "thresholds": {
@@ -484,6 +509,79 @@ def measure_minio(module: AnsibleModule, metrics: dict[str, Any]) -> None:
     metrics["buckets"] = buckets
 
 
+# --- SeaweedFS ---------------------------------------------------------------------------------------------------
+
+
+def identity_keys(path: str, name: str) -> tuple[str, str]:
+    """(access key, secret key) of one identity of SeaweedFS's identities file; ValueError naming what is missing."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except OSError as exc:
+        raise ValueError(
+            f"cannot read {path}: {exc.strerror} (run as root; the seaweedfs_server role writes it)"
+        ) from exc
+    except ValueError as exc:
+        raise ValueError(f"{path} is not JSON: {exc}") from exc
+    for identity in config.get("identities", []):
+        credentials = identity.get("credentials") or []
+        if identity.get("name") == name and credentials:
+            return str(credentials[0].get("accessKey", "")), str(credentials[0].get("secretKey", ""))
+    raise ValueError(f"{path} has no identity {name!r} with credentials")
+
+
+def bucket_usage(client: Any, bucket: str) -> dict[str, int]:
+    """Bytes and objects of one bucket, from its listing (a page per 1000 objects)."""
+    size = objects = 0
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for entry in page.get("Contents", []):
+            size += int(entry.get("Size", 0))
+            objects += 1
+    return {"size_bytes": size, "objects": objects}
+
+
+def measure_seaweedfs(module: AnsibleModule, metrics: dict[str, Any]) -> None:
+    params = module.params
+    if not params["measure_buckets"]:
+        return
+    if BOTO3_IMPORT_ERROR:
+        metrics["up"]["seaweedfs"] = False
+        add_problem(metrics, "boto3", "boto3 is not installed for this Python (on Debian: apt install python3-boto3)")
+        return
+    try:
+        access_key, secret_key = identity_keys(params["identities_file"], params["identity"])
+    except ValueError as exc:
+        metrics["up"]["seaweedfs"] = False
+        add_problem(metrics, "seaweedfs", str(exc))
+        return
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    verify = tls_verify(params["ca_bundle"], True)
+    client = new_s3_client(params["s3_url"], access_key, secret_key, verify=verify, timeout=30, attempts=2)
+    try:
+        names = sorted(bucket["Name"] for bucket in client.list_buckets().get("Buckets", []))
+    except (BotoCoreError, ClientError) as exc:
+        metrics["up"]["seaweedfs"] = False
+        add_problem(
+            metrics,
+            "seaweedfs",
+            f"SeaweedFS did not list its buckets at {params['s3_url']} ({exc}). Is it running (systemctl status "
+            "seaweedfs)?",
+        )
+        return
+    metrics["up"]["seaweedfs"] = True
+    buckets: dict[str, dict[str, int]] = {}
+    for name in params["buckets"] or names:
+        if name not in names:
+            add_problem(metrics, "seaweedfs", f"bucket {name} does not exist")
+            continue
+        try:
+            buckets[name] = bucket_usage(client, name)
+        except (BotoCoreError, ClientError) as exc:
+            add_problem(metrics, "seaweedfs", f"bucket {name} could not be measured: {exc}")
+    metrics["buckets"] = buckets
+
+
 # --- findings ----------------------------------------------------------------------------------------------------
 
 
@@ -508,6 +606,8 @@ def measure(module: AnsibleModule) -> dict[str, Any]:
         data_dirs += [path for path in measure_postgres(params, metrics) if path not in data_dirs]
     elif params["tier"] == "minio":
         measure_minio(module, metrics)
+    elif params["tier"] == "seaweedfs":
+        measure_seaweedfs(module, metrics)
     metrics["disks"] = [disk_usage(path) for path in unique(data_dirs)]
     return metrics
 
