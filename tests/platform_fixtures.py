@@ -24,6 +24,11 @@ def platform_inventory() -> str | None:
     return os.environ.get("BIRTHA_PLATFORM_INVENTORY") or os.environ.get("MOLECULE_INVENTORY_FILE")
 
 
+def artifact_store() -> str:
+    """The store the platform under test runs (its unit and health tier): the scenario's BIRTHA_ARTIFACT_STORE."""
+    return os.environ.get("BIRTHA_ARTIFACT_STORE") or "minio"
+
+
 def playbook_log() -> dict[str, str]:
     """molecule/security has every playbook a test runs log at -vvv to one file, searched for secrets at the end."""
     path = os.environ.get("BIRTHA_PLAYBOOK_LOG")

@@ -14,6 +14,7 @@ import tarfile
 import uuid
 from pathlib import Path
 
+from platform_fixtures import artifact_store
 from runbook_harness import PLAYBOOKS, credentials_dir
 
 TEST_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
@@ -75,7 +76,7 @@ def test_collect_logs_archives_every_service_redacted(run_playbook, inventory, t
     assert manifest["unreachable"] == [] and manifest["failed"] == []
     assert manifest["redactions"] > 0
     members = {unit["unit"]: unit["member"] for host in manifest["collected"] for unit in host["units"]}
-    assert {"mlflow", "minio", "postgresql"} <= set(members), manifest["units"]
+    assert {"mlflow", artifact_store(), "postgresql"} <= set(members), manifest["units"]
     clusters = [unit for unit in members if unit.startswith("postgresql@")]
     assert clusters, manifest["units"]
 
@@ -111,7 +112,7 @@ def test_collect_logs_archives_every_service_redacted(run_playbook, inventory, t
         "postgresql log file": [line for line in pg_text.splitlines() if marker in line],
         **{
             unit: [line for line in texts[members[unit]].splitlines() if marker in line]
-            for unit in ("minio", "mlflow", clusters[0])
+            for unit in (artifact_store(), "mlflow", clusters[0])
         },
     }
     for where, lines in planted_lines.items():

@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+from platform_fixtures import artifact_store
 from runbook_harness import PLAYBOOKS
 
 TEST_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
@@ -70,6 +71,12 @@ def test_monitoring_report_warnings_and_textfile(run_playbook, test_id, tmp_path
         assert mlflow["model_versions"]["total"] == sql["model_versions"]
         assert postgres["metrics"]["connections"]["total"] >= 1
         assert postgres["metrics"]["tables"], "no largest tables reported"
+        # The store's own tier (MinIO through mc, SeaweedFS through its S3 listing) measured MLflow's bucket, which
+        # holds at least the converge's probe artifact.
+        store = next(item for item in report["results"] if item["tier"] == artifact_store())
+        assert store["metrics"]["up"] == {artifact_store(): True}, store
+        usage = store["metrics"]["buckets"]["mlflow-artifacts"]
+        assert usage["objects"] >= 1 and usage["size_bytes"] > 0, store
 
         warned = [
             item

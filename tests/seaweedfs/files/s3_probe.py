@@ -112,6 +112,12 @@ def admin_get_missing(bucket: str, key: str) -> dict[str, bool]:
     return {"exists": outcome(lambda: client(admin_keys()).head_object(Bucket=bucket, Key=key)) == "allowed"}
 
 
+def old_mlflow_key(bucket: str) -> dict[str, str]:
+    """A listing with MLflow's access key and the secret read from stdin (one it had before a rotation)."""
+    keys = (mlflow_keys()[0], sys.stdin.read().strip())
+    return {"list": outcome(lambda: client(keys).list_objects_v2(Bucket=bucket, MaxKeys=1))}
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     commands = {
@@ -119,5 +125,6 @@ if __name__ == "__main__":
         "admin_put": admin_put,
         "admin_get": admin_get,
         "admin_get_missing": admin_get_missing,
+        "old_mlflow_key": old_mlflow_key,
     }
     print(json.dumps(commands[command](*args)))

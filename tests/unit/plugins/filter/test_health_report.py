@@ -119,3 +119,23 @@ def test_a_missing_bucket_is_recreated_only_on_request():
     assert plan["actions"]["check_storage_permissions"]
     assert troubleshoot_plan(report, "artifact_storage", True)["actions"]["reapply_bucket"]
     assert not troubleshoot_plan(health_report(healthy_results(), GROUPS), "artifact_storage")["plan"]
+
+
+def test_a_seaweedfs_platform_is_planned_with_its_own_checks_and_role():
+    groups = {**GROUPS}
+    tiers = {"postgres": "mlflow_db", "seaweedfs": "mlflow_artifacts", "mlflow": "mlflow_tracking"}
+    results = healthy_results()
+    results["s3"] = host("seaweedfs", check("seaweedfs", "service", "fail"), check("seaweedfs", "master", "fail"))
+    report = health_report(results, groups, tiers)
+    tier_lines = [line.split()[1] for line in report["summary"][1:] if line.startswith(("OK ", "FAIL ", "WARN "))]
+    assert tier_lines == ["postgres", "seaweedfs", "mlflow"], report["summary"]
+    plan = troubleshoot_plan(report, "artifact_storage")
+    assert plan["store"] == "seaweedfs"
+    assert plan["actions"]["restart_store"] and plan["actions"]["check_storage_permissions"]
+    assert plan["plan"][0] == "restart SeaweedFS where it is down, and wait until it is ready"
+    assert any(line.startswith("SeaweedFS master on s3: PROBLEM") for line in plan["findings"]), plan["findings"]
+    results["s3"] = host("seaweedfs", check("seaweedfs", "service"))
+    results["app"] = host("mlflow", check("mlflow", "s3_credentials", "fail", cause="credentials"))
+    fixed = troubleshoot_plan(health_report(results, groups, tiers), "artifact_storage")
+    assert fixed["actions"]["reapply_s3_credentials"]
+    assert any("(seaweedfs_server)" in line for line in fixed["plan"]), fixed["plan"]

@@ -9,6 +9,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.health_checks import
     api_check,
     artifact_check,
     endpoint_check,
+    seaweedfs_checks,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import FAIL, OK, SKIP
 from ansible_collections.birtha.mlflow.tests.unit.plugins.module_utils.loopback import serve
@@ -72,3 +73,40 @@ def test_the_artifact_check_names_the_step_that_failed_and_writes_nothing_in_che
         failed = artifact_check(server.url, params(), check_mode=False)
     assert (failed.status, failed.data["step"], failed.data["http_status"]) == (FAIL, "write", 403)
     assert artifact_check("http://127.0.0.1:9", params(), check_mode=True).status == SKIP
+
+
+class RunningUnit:
+    """Stands in for AnsibleModule: systemctl says the unit runs (the real systemctl is not what is tested here)."""
+
+    def run_command(self, args: list[str], **_kwargs: object) -> tuple[int, str, str]:
+        return 0, "LoadState=loaded\nActiveState=active\nSubState=running\nResult=success\nNRestarts=0\n", ""
+
+
+def test_seaweedfs_checks_each_server_and_says_what_a_failing_one_means():
+    # Answers in request order: the S3 gateway, the master (no leader yet), the volume server, the filer.
+    with serve([(200, b""), (503, b""), (200, b""), (200, b"")]) as server:
+        checks, unit = seaweedfs_checks(
+            RunningUnit(),
+            params(
+                service=None,
+                url=server.url,
+                master_url=server.url,
+                volume_url=server.url,
+                filer_url=server.url,
+                data_dirs=[],
+                disk_warn_percent=85,
+                disk_fail_percent=95,
+            ),
+        )
+        paths = [seen["path"] for seen in server.seen]
+    assert paths == ["/healthz", "/readyz", "/healthz", "/healthz"]
+    assert unit == "seaweedfs"
+    assert [(c.check, c.status) for c in checks] == [
+        ("service", OK),
+        ("live", OK),
+        ("master", FAIL),
+        ("volume", OK),
+        ("filer", OK),
+    ]
+    assert "answered 503" in checks[2].detail and "no leader" in checks[2].detail
+    assert all(c.tier == "seaweedfs" for c in checks)

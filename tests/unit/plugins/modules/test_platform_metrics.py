@@ -3,6 +3,7 @@ the atomic textfile."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -17,6 +18,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.prometheus import (
 )
 from ansible_collections.birtha.mlflow.plugins.modules.platform_metrics import (
     McError,
+    identity_keys,
     parse_mc_du,
     parse_mc_ls_buckets,
 )
@@ -227,3 +229,25 @@ def test_human_bytes():
     assert human_bytes(1) == "1 B"
     assert human_bytes(1536) == "1.5 KiB"
     assert human_bytes(10 * 1024**3) == "10.0 GiB"
+
+
+def test_seaweedfs_keys_come_from_the_identities_file_and_a_bad_one_is_named(tmp_path):
+    identities = tmp_path / "s3.json"
+    identities.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {"name": "mlflow", "credentials": [{"accessKey": "mlflow", "secretKey": "m" * 40}]},
+                    {"name": "admin", "credentials": [{"accessKey": "birtha-root", "secretKey": "a" * 40}]},
+                ]
+            }
+        )
+    )
+    assert identity_keys(str(identities), "admin") == ("birtha-root", "a" * 40)
+    with pytest.raises(ValueError, match="has no identity 'ops'"):
+        identity_keys(str(identities), "ops")
+    with pytest.raises(ValueError, match=r"cannot read .*missing\.json"):
+        identity_keys(str(tmp_path / "missing.json"), "admin")
+    identities.write_text("{not json")
+    with pytest.raises(ValueError, match="is not JSON"):
+        identity_keys(str(identities), "admin")
