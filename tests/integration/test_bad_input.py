@@ -74,6 +74,8 @@ def test_valid_input_passes_and_changes_nothing(inventory, base_vars, tmp_path):
         ({"mlflow_server_admin_password": "elevenchars"}, "mlflow_server_admin_password"),
         ({"postgres_server_db_password": "tooshort"}, "postgres_server_db_password"),
         ({"minio_server_binary_src": "/nonexistent/minio"}, "minio_server_binary_src"),
+        # No source at all is accepted only where the binary is already installed; this machine has none.
+        ({"minio_server_binary_src": ""}, "does not have /usr/local/bin/minio yet"),
         ({"minio_server_binary_sha256": "0" * 64}, "minio_server_binary_sha256"),
         ({"minio_server_binary_url": "https://mirror.invalid/minio"}, "minio_server_binary_sha256"),
         (
@@ -89,6 +91,7 @@ def test_valid_input_passes_and_changes_nothing(inventory, base_vars, tmp_path):
         "short-admin-password",
         "short-db-password",
         "absent-binary",
+        "no-source-new-host",
         "checksum-mismatch",
         "url-without-checksum",
         "quote-in-secret",
