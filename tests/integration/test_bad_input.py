@@ -123,6 +123,23 @@ def test_missing_inventory_group_is_named(inventory, base_vars, tmp_path):
     assert "no hosts in group 'mlflow_artifacts'" in result.stdout, result.stdout[-3000:]
 
 
+def test_two_artifact_stores_in_one_inventory_are_refused(inventory, base_vars, tmp_path):
+    hosts = json.loads((inventory / "hosts.yml").read_text())
+    # A second name for this machine, in the tracking tier only, whose host vars name another store.
+    hosts["all"]["hosts"]["tracking-twin"] = {
+        **hosts["all"]["hosts"]["localhost"],
+        "platform_artifact_store": "seaweedfs",
+    }
+    hosts["all"]["children"]["mlflow_tracking"]["hosts"]["tracking-twin"] = {}
+    twin = tmp_path / "twin"
+    shutil.copytree(inventory, twin)
+    (twin / "hosts.yml").write_text(json.dumps(hosts))
+    result = run_validate(twin, base_vars, tmp_path)
+    assert result.returncode != 0
+    assert "more than one artifact store" in result.stdout and "tracking-twin" in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
 def test_checksum_that_matches_is_accepted(inventory, base_vars, fake_binaries, tmp_path):
     digest = hashlib.sha256((fake_binaries / "minio").read_bytes()).hexdigest()
     result = run_validate(inventory, {**base_vars, "minio_server_binary_sha256": digest}, tmp_path)

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 from runbook_harness import PLAYBOOKS
-from test_seaweedfs import HOST, probe, testinfra_hosts  # noqa: F401  (testinfra reads testinfra_hosts here)
+from test_seaweedfs import HOST, probe
 from test_seaweedfs import pytestmark as seaweedfs_only
 
 pytestmark = seaweedfs_only
+testinfra_hosts = [f"ansible://{HOST}"]
 BUCKET = "mlflow-artifacts"
 
 

@@ -119,6 +119,8 @@ def test_objects_survive_a_restart(host):
         ({"seaweedfs_server_s3_port": 9100}, "platform_minio_port"),
         ({"platform_artifact_store": "minio"}, "runs SeaweedFS"),
         ({"seaweedfs_server_mlflow_access_key": "birtha-root"}, "seaweedfs_server_mlflow_access_key"),
+        # Two copies on a one-host store group.
+        ({"seaweedfs_server_replication": "001"}, "seaweedfs_server_replication"),
     ],
 )
 def test_bad_input_is_refused_before_anything_changes(run_playbook, host, extravars, names):
