@@ -12,7 +12,6 @@ import re
 import uuid
 from pathlib import Path
 
-import pytest
 from runbook_harness import PLAYBOOKS
 from test_seaweedfs import HOST, probe
 from test_seaweedfs import pytestmark as seaweedfs_only
@@ -59,6 +58,9 @@ def test_backup_verify_and_restore_bring_an_overwritten_artifact_back(run_playbo
 
 
 def test_troubleshooting_restarts_a_stopped_store(run_playbook, host):
+    # A file left by a copy run as root: the storage-permissions step gives it back to SeaweedFS's user.
+    planted = "/var/lib/seaweedfs/data/left-by-root"
+    assert host.run(f"touch {planted} && chown root:root {planted}").rc == 0
     assert host.run("systemctl stop seaweedfs").rc == 0
     try:
         checked = run_playbook(PLAYBOOKS / "troubleshoot_artifact_storage.yml", check=True)
@@ -67,37 +69,54 @@ def test_troubleshooting_restarts_a_stopped_store(run_playbook, host):
         assert f"SeaweedFS service on {HOST}: PROBLEM" in checked.stdout, checked.stdout[-4000:]
         assert host.service("seaweedfs").is_running is False
 
+        assert host.file(planted).user == "root", "check mode changed an owner"
+
         fixed = run_playbook(PLAYBOOKS / "troubleshoot_artifact_storage.yml")
         assert fixed.rc == 0, fixed.stdout[-4000:]
         assert host.service("seaweedfs").is_running
+        assert host.file(planted).user == "seaweedfs"
     finally:
-        host.run("systemctl start seaweedfs")
+        host.run(f"systemctl start seaweedfs; rm -f {planted}")
     after = run_playbook(PLAYBOOKS / "health_check.yml")
     assert after.rc == 0, after.stdout[-4000:]
 
 
-@pytest.mark.parametrize("secret", ["minio_mlflow_secret_key"])
-def test_a_rotated_s3_key_reaches_seaweedfs_and_mlflow(run_playbook, host, secret):
-    def mlflow_key() -> str:
+def test_rotated_s3_secrets_reach_seaweedfs_and_mlflow(run_playbook, host):
+    def secret_of(identity: str) -> str:
         identities = json.loads(host.file("/etc/seaweedfs/s3.json").content_string)["identities"]
-        return next(i for i in identities if i["name"] == "mlflow")["credentials"][0]["secretKey"]
+        return next(i for i in identities if i["name"] == identity)["credentials"][0]["secretKey"]
 
-    before = mlflow_key()
+    before = {name: secret_of(name) for name in ("mlflow", "admin")}
+    signing = host.file("/etc/seaweedfs/security.toml").sha256sum
+    # The old identities stay on the host (root only): the probe reads the rotated-out keys there, so no secret
+    # crosses a command line.
+    assert host.run("install -m 0600 /etc/seaweedfs/s3.json /root/s3.json.before-rotation").rc == 0
     binary = host.file("/usr/local/bin/weed").sha256sum
     # As a colleague's laptop or an AWX job runs it: no weed build on the controller; the host keeps its binary.
     extravars = {
         "rotate_credentials_confirm": True,
-        "rotate_credentials_which": [secret],
+        "rotate_credentials_which": ["minio_mlflow_secret_key", "minio_root_password"],
         "seaweedfs_server_binary_src": "",
     }
     rotated = run_playbook(PLAYBOOKS / "rotate_credentials.yml", extravars)
     assert rotated.rc == 0, rotated.stdout[-4000:]
     assert host.file("/usr/local/bin/weed").sha256sum == binary
-    after = mlflow_key()
-    assert after != before and len(after) >= 40
-    assert f"AWS_SECRET_ACCESS_KEY={after}" in host.file("/etc/mlflow/mlflow.env").content_string
-    # MLflow writes and reads artifacts with the new key (the health check's round trip), and the old one is refused.
+    after = {name: secret_of(name) for name in ("mlflow", "admin")}
+    assert [name for name in after if after[name] == before[name]] == [], "a rotated S3 secret kept its value"
+    assert min(len(value) for value in after.values()) >= 40
+    # The loopback servers' signing keys derive from the admin secret: they change with it.
+    assert host.file("/etc/seaweedfs/security.toml").sha256sum != signing
+    # Judged without printing the file (it holds live secrets) if it fails.
+    in_env = f"AWS_SECRET_ACCESS_KEY={after['mlflow']}" in host.file("/etc/mlflow/mlflow.env").content_string
+    assert in_env, "MLflow's environment file does not hold the rotated S3 key"
+    # MLflow writes and reads artifacts with the new key (the health check's round trip), the admin's new key works
+    # (monitoring lists the buckets with it), and the old keys are refused.
     healthy = run_playbook(PLAYBOOKS / "health_check.yml")
     assert healthy.rc == 0, healthy.stdout[-4000:]
     assert probe(host, "mlflow", BUCKET)["list"] == "allowed"
-    assert probe(host, "old_mlflow_key", BUCKET, stdin=before)["list"] in ("SignatureDoesNotMatch", "AccessDenied")
+    key, text = f"rotation/{uuid.uuid4().hex}.txt", uuid.uuid4().hex
+    probe(host, "admin_put", BUCKET, key, text)
+    assert probe(host, "admin_get", BUCKET, key) == {"body": text}
+    for identity in ("mlflow", "admin"):
+        old = probe(host, "old_key", identity, BUCKET, "/root/s3.json.before-rotation")
+        assert old["list"] in ("SignatureDoesNotMatch", "AccessDenied"), (identity, old)

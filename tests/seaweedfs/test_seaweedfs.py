@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import stat
 import uuid
 from pathlib import Path
@@ -31,12 +30,10 @@ HOST = os.environ.get("BIRTHA_SEAWEEDFS_HOST", "birtha-sw")
 testinfra_hosts = [f"ansible://{HOST}"]
 
 
-def probe(host, *args: str, stdin: str | None = None) -> dict:
-    """The probe on the host: it reads the keys from the host's files, not its arguments; a key it cannot read there
-    comes on stdin (through the shell's builtin printf, never a process's command line)."""
+def probe(host, *args: str) -> dict:
+    """The probe on the host: it reads the keys from the host's files, not its arguments."""
     host.ansible("ansible.builtin.copy", f"src={PROBE} dest={PROBE_ON_HOST} mode=0700", check=False)
-    command = " ".join([MLFLOW_PYTHON, PROBE_ON_HOST, *args])
-    result = host.run(command if stdin is None else f"printf %s {shlex.quote(stdin)} | {command}")
+    result = host.run(" ".join([MLFLOW_PYTHON, PROBE_ON_HOST, *args]))
     assert result.rc == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -112,9 +112,12 @@ def admin_get_missing(bucket: str, key: str) -> dict[str, bool]:
     return {"exists": outcome(lambda: client(admin_keys()).head_object(Bucket=bucket, Key=key)) == "allowed"}
 
 
-def old_mlflow_key(bucket: str) -> dict[str, str]:
-    """A listing with MLflow's access key and the secret read from stdin (one it had before a rotation)."""
-    keys = (mlflow_keys()[0], sys.stdin.read().strip())
+def old_key(identity: str, bucket: str, identities_file: str) -> dict[str, str]:
+    """A listing with one identity's key as an earlier identities file (kept before a rotation) has it."""
+    with open(identities_file, encoding="utf-8") as handle:
+        identities = json.load(handle)["identities"]
+    old = next(entry for entry in identities if entry["name"] == identity)["credentials"][0]
+    keys = (old["accessKey"], old["secretKey"])
     return {"list": outcome(lambda: client(keys).list_objects_v2(Bucket=bucket, MaxKeys=1))}
 
 
@@ -125,6 +128,6 @@ if __name__ == "__main__":
         "admin_put": admin_put,
         "admin_get": admin_get,
         "admin_get_missing": admin_get_missing,
-        "old_mlflow_key": old_mlflow_key,
+        "old_key": old_key,
     }
     print(json.dumps(commands[command](*args)))

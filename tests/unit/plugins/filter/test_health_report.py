@@ -139,3 +139,14 @@ def test_a_seaweedfs_platform_is_planned_with_its_own_checks_and_role():
     fixed = troubleshoot_plan(health_report(results, groups, tiers), "artifact_storage")
     assert fixed["actions"]["reapply_s3_credentials"]
     assert any("(seaweedfs_server)" in line for line in fixed["plan"]), fixed["plan"]
+
+
+def test_without_a_store_tier_the_plan_falls_back_to_minio_and_labels_the_store_by_engine():
+    report = health_report({"db": healthy_results()["db"]}, {"mlflow_db": ["db"]}, {"postgres": "mlflow_db"})
+    assert troubleshoot_plan(report, "mlflow_unavailable")["store"] == "minio"
+    results = healthy_results()
+    results["s3"] = host("seaweedfs", check("seaweedfs", "service", "fail"))
+    tiers = {"postgres": "mlflow_db", "seaweedfs": "mlflow_artifacts", "mlflow": "mlflow_tracking"}
+    plan = troubleshoot_plan(health_report(results, GROUPS, tiers), "mlflow_unavailable")
+    assert any(line.startswith("SeaweedFS service on s3: PROBLEM") for line in plan["findings"]), plan["findings"]
+    assert plan["actions"]["restart_store"]

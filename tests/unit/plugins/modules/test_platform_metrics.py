@@ -18,6 +18,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.prometheus import (
 )
 from ansible_collections.birtha.mlflow.plugins.modules.platform_metrics import (
     McError,
+    bucket_usage,
     identity_keys,
     parse_mc_du,
     parse_mc_ls_buckets,
@@ -251,3 +252,26 @@ def test_seaweedfs_keys_come_from_the_identities_file_and_a_bad_one_is_named(tmp
     identities.write_text("{not json")
     with pytest.raises(ValueError, match="is not JSON"):
         identity_keys(str(identities), "admin")
+
+
+class ListingPages:
+    """A boto3 S3 client's paginator over fixed pages: what list_objects_v2 returns, page by page."""
+
+    def __init__(self, pages: list[dict]) -> None:
+        self.pages = pages
+        self.asked: list[dict] = []
+
+    def get_paginator(self, operation: str) -> ListingPages:
+        assert operation == "list_objects_v2"
+        return self
+
+    def paginate(self, **kwargs: object) -> list[dict]:
+        self.asked.append(kwargs)
+        return self.pages
+
+
+def test_bucket_usage_adds_up_every_page():
+    client = ListingPages([{"Contents": [{"Size": 10}, {"Size": 5}]}, {"Contents": [{"Size": 1}]}, {}])
+    assert bucket_usage(client, "mlflow-artifacts") == {"size_bytes": 16, "objects": 3}
+    assert client.asked == [{"Bucket": "mlflow-artifacts"}]
+    assert bucket_usage(ListingPages([{}]), "empty") == {"size_bytes": 0, "objects": 0}
