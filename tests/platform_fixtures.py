@@ -29,6 +29,12 @@ def artifact_store() -> str:
     return os.environ.get("BIRTHA_ARTIFACT_STORE") or "minio"
 
 
+# A test whose outcome does not depend on the artifact store runs on the default scenario's store only.
+store_neutral = pytest.mark.skipif(
+    artifact_store() != "minio", reason="store-neutral: it runs in the default scenario (molecule/default)"
+)
+
+
 def playbook_log() -> dict[str, str]:
     """molecule/security has every playbook a test runs log at -vvv to one file, searched for secrets at the end."""
     path = os.environ.get("BIRTHA_PLAYBOOK_LOG")
