@@ -43,7 +43,8 @@ def test_backup_verify_and_restore_bring_an_overwritten_artifact_back(run_playbo
     backed_up = run_playbook(PLAYBOOKS / "backup.yml")
     assert backed_up.rc == 0, backed_up.stdout[-4000:]
     # The restore rehearsal (backup_verify_after_backup) restored every object into a scratch prefix and compared it.
-    assert re.search(r"Backup set \S+ written to \S+\s+\(verified\)", backed_up.stdout), backed_up.stdout[-4000:]
+    [report] = [" ".join(str(res["msg"]).split()) for res in backed_up.task_results("Report the set")]
+    assert re.fullmatch(r"Backup set \S+ written to \S+ \(verified\)\.?", report), report
 
     probe(host, "admin_put", BUCKET, key, "overwritten-by-mistake")
     refused = run_playbook(PLAYBOOKS / "restore.yml")
