@@ -276,7 +276,7 @@ import json
 import os
 import socket
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -497,16 +497,14 @@ def measure_minio(module: AnsibleModule, metrics: dict[str, Any]) -> None:
         )
         return
     metrics["up"]["minio"] = True
-    buckets: dict[str, dict[str, int]] = {}
-    for name in params["buckets"] or names:
-        if name not in names:
-            add_problem(metrics, "minio", f"bucket {name} does not exist")
-            continue
-        try:
-            buckets[name] = parse_mc_du(run_mc(module, ["du", f"{alias}/{name}"]))
-        except McError as exc:
-            add_problem(metrics, "minio", f"bucket {name} could not be measured: {exc}")
-    metrics["buckets"] = buckets
+    measure_each_bucket(
+        metrics,
+        "minio",
+        params["buckets"] or names,
+        names,
+        lambda name: parse_mc_du(run_mc(module, ["du", f"{alias}/{name}"])),
+        (McError,),
+    )
 
 
 # --- SeaweedFS ---------------------------------------------------------------------------------------------------
@@ -570,16 +568,14 @@ def measure_seaweedfs(module: AnsibleModule, metrics: dict[str, Any]) -> None:
         )
         return
     metrics["up"]["seaweedfs"] = True
-    buckets: dict[str, dict[str, int]] = {}
-    for name in params["buckets"] or names:
-        if name not in names:
-            add_problem(metrics, "seaweedfs", f"bucket {name} does not exist")
-            continue
-        try:
-            buckets[name] = bucket_usage(client, name)
-        except (BotoCoreError, ClientError) as exc:
-            add_problem(metrics, "seaweedfs", f"bucket {name} could not be measured: {exc}")
-    metrics["buckets"] = buckets
+    measure_each_bucket(
+        metrics,
+        "seaweedfs",
+        params["buckets"] or names,
+        names,
+        lambda name: bucket_usage(client, name),
+        (BotoCoreError, ClientError),
+    )
 
 
 # --- findings ----------------------------------------------------------------------------------------------------
@@ -587,6 +583,28 @@ def measure_seaweedfs(module: AnsibleModule, metrics: dict[str, Any]) -> None:
 
 def add_problem(metrics: dict[str, Any], check: str, detail: str) -> None:
     metrics.setdefault("problems", []).append({"check": check, "detail": detail})
+
+
+def measure_each_bucket(
+    metrics: dict[str, Any],
+    check: str,
+    wanted: list[str],
+    existing: list[str],
+    usage: Callable[[str], dict[str, int]],
+    errors: tuple[type[Exception], ...],
+) -> None:
+    """metrics["buckets"]: the usage of each wanted bucket. A missing or unmeasurable bucket is a problem of the
+    store's check, not a failure: the other buckets and tiers are still reported."""
+    buckets: dict[str, dict[str, int]] = {}
+    for name in wanted:
+        if name not in existing:
+            add_problem(metrics, check, f"bucket {name} does not exist")
+            continue
+        try:
+            buckets[name] = usage(name)
+        except errors as exc:
+            add_problem(metrics, check, f"bucket {name} could not be measured: {exc}")
+    metrics["buckets"] = buckets
 
 
 # --- module ------------------------------------------------------------------------------------------------------

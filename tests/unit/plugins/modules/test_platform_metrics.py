@@ -20,6 +20,7 @@ from ansible_collections.birtha.mlflow.plugins.modules.platform_metrics import (
     McError,
     bucket_usage,
     identity_keys,
+    measure_each_bucket,
     parse_mc_du,
     parse_mc_ls_buckets,
 )
@@ -275,3 +276,23 @@ def test_bucket_usage_adds_up_every_page():
     assert bucket_usage(client, "mlflow-artifacts") == {"size_bytes": 16, "objects": 3}
     assert client.asked == [{"Bucket": "mlflow-artifacts"}]
     assert bucket_usage(ListingPages([{}]), "empty") == {"size_bytes": 0, "objects": 0}
+
+
+def test_each_bucket_is_measured_and_a_missing_or_failing_one_is_a_problem_not_a_failure():
+    def usage(name: str) -> dict[str, int]:
+        if name == "broken":
+            raise McError("Access Denied.")
+        return {"size_bytes": len(name), "objects": 1}
+
+    metrics: dict = {"problems": []}
+    measure_each_bucket(
+        metrics, "minio", ["mlflow-artifacts", "gone", "broken"], ["broken", "mlflow-artifacts"], usage, (McError,)
+    )
+    assert metrics["buckets"] == {"mlflow-artifacts": {"size_bytes": 16, "objects": 1}}
+    assert metrics["problems"] == [
+        {"check": "minio", "detail": "bucket gone does not exist"},
+        {"check": "minio", "detail": "bucket broken could not be measured: Access Denied."},
+    ]
+    # Any other error is a bug, not a finding: it is not swallowed.
+    with pytest.raises(KeyError):
+        measure_each_bucket(metrics, "seaweedfs", ["x"], ["x"], lambda name: {}[name], (McError,))
