@@ -47,6 +47,7 @@ RUNBOOK_PROCEDURES = {
     "archive": "archive.yml",
     "rotate credentials": "rotate_credentials.yml",
     "access control": "access_control.yml",
+    "vertical scaling": "scale_vertical.yml",
 }
 
 # What Ansible's `bool` filter reads as true: an answer that confirms.

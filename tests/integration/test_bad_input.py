@@ -83,6 +83,8 @@ def test_valid_input_passes_and_changes_nothing(inventory, base_vars, tmp_path):
             "mlflow_server_flask_secret_key",
         ),
         ({"mlflow_server_pip_constraints": "/nonexistent/constraints.txt"}, "mlflow_server_pip_constraints"),
+        ({"mlflow_server_workers": "two"}, "mlflow_server_workers must be a whole number"),
+        ({"mlflow_server_memory_max": "4 GB"}, "mlflow_server_memory_max a size"),
     ],
     ids=[
         "minioadmin-password",
@@ -96,6 +98,8 @@ def test_valid_input_passes_and_changes_nothing(inventory, base_vars, tmp_path):
         "url-without-checksum",
         "quote-in-secret",
         "missing-constraints",
+        "workers-not-a-number",
+        "memory-limit-systemd-refuses",
     ],
 )
 def test_bad_input_stops_with_the_variable_named(inventory, base_vars, tmp_path, overrides, named):
