@@ -80,6 +80,33 @@ seaweedfs_dir() {
   echo "$BIRTHA_CACHE/seaweedfs/$SEAWEEDFS_VERSION"
 }
 
+# The sandbox's artifact store (its inventory reads BIRTHA_ARTIFACT_STORE): the variable when set, else what the
+# running sandbox host already has - a sandbox deployed on MinIO stays on it - else the default, SeaweedFS.
+sandbox_store() {
+  local name="${SANDBOX_NAME:-birtha-sandbox}"
+  if [[ -n "${BIRTHA_ARTIFACT_STORE:-}" ]]; then
+    echo "$BIRTHA_ARTIFACT_STORE"
+  elif podman exec "$name" test -e /etc/systemd/system/minio.service >/dev/null 2>&1; then
+    echo minio
+  else
+    echo seaweedfs
+  fi
+}
+
+# Build (once; cached) the binaries of the sandbox's store and export BIRTHA_ARTIFACT_STORE and where they are.
+export_sandbox_store() {
+  BIRTHA_ARTIFACT_STORE="$(sandbox_store)"
+  case "$BIRTHA_ARTIFACT_STORE" in
+    # The first SeaweedFS build takes 12-22 minutes.
+    seaweedfs) BIRTHA_SEAWEEDFS_DIR="$("$REPO_ROOT/scripts/build-seaweedfs.sh")" ;;
+    minio) BIRTHA_MINIO_DIR="$("$REPO_ROOT/scripts/build-minio.sh")" ;;
+    *) echo "BIRTHA_ARTIFACT_STORE is '$BIRTHA_ARTIFACT_STORE'; the sandbox runs seaweedfs (the default) or minio" >&2
+       exit 2 ;;
+  esac
+  log "the sandbox's artifact store: $BIRTHA_ARTIFACT_STORE"
+  export BIRTHA_ARTIFACT_STORE BIRTHA_SEAWEEDFS_DIR BIRTHA_MINIO_DIR
+}
+
 # Go builds MinIO, mc and SeaweedFS; 1.21 or newer fetches the toolchain the modules ask for from the module proxy.
 require_go() {
   command -v go >/dev/null 2>&1 \

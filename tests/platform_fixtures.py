@@ -26,7 +26,7 @@ def platform_inventory() -> str | None:
 
 def artifact_store() -> str:
     """The store the platform under test runs (its unit and health tier): the scenario's BIRTHA_ARTIFACT_STORE."""
-    return os.environ.get("BIRTHA_ARTIFACT_STORE") or "minio"
+    return os.environ.get("BIRTHA_ARTIFACT_STORE") or "seaweedfs"
 
 
 # A test whose outcome does not depend on the artifact store runs on the default scenario's store only.

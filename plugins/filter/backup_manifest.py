@@ -12,7 +12,7 @@ from ansible.errors import AnsibleFilterError
 DOCUMENTATION = r"""
 name: backup_manifest
 short_description: Assemble a backup set's manifest from the PostgreSQL and artifact parts
-version_added: 0.6.1
+version_added: 0.7.0
 description:
   - Takes the fact C(postgres_backup_result) of the birtha.mlflow.postgres_backup role and the fact
     C(minio_backup_result) of the birtha.mlflow.minio_backup role and returns the set's C(manifest.json) content.

@@ -10,7 +10,7 @@ from typing import Any
 DOCUMENTATION = r"""
 name: backup_set_files
 short_description: The files of a backup set, relative to its directory
-version_added: 0.6.1
+version_added: 0.7.0
 description:
   - Takes a manifest made by the birtha.mlflow.backup_manifest filter and lists every file of the set as
     C(postgres/<name>) and C(artifacts/<name>), then C(manifest.json) and C(COMPLETE). The completion marker comes

@@ -11,7 +11,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.pg_clusters import p
 DOCUMENTATION = r"""
 name: pg_clusters
 short_description: Debian's PostgreSQL clusters from the output of pg_lsclusters
-version_added: 0.6.1
+version_added: 0.7.0
 description:
   - Parses the output of C(pg_lsclusters --no-header) (or C(-h)) into one dict per cluster with the keys
     C(version), C(name), C(port) (an integer), C(status) (V(online), V(down), ...), C(owner), C(data_dir) and

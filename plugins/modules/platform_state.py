@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: platform_state
 short_description: Keep the platform's secrets and CA on the platform, never only on one controller
-version_added: 0.6.1
+version_added: 0.7.0
 description:
   - Keeps the state a platform needs to outlive any one job - generated secrets, the internal CA and the host
     certificates it issued - as files in one directory on a designated host (root-only, directory 0700, files

@@ -186,6 +186,9 @@ class JobRunner:
         (directory / "hosts.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
         # A copy, links resolved: the job's container sees only the private data dir.
         shutil.copytree(self.platform.group_vars, directory / "group_vars", symlinks=False)
+        # An AWX inventory names its store; the scenario's comes from its environment, which the job does not see.
+        store = os.environ.get("BIRTHA_ARTIFACT_STORE", "seaweedfs")
+        (directory / "group_vars" / "all" / "store.yml").write_text(yaml.safe_dump({"platform_artifact_store": store}))
 
     def run(
         self,

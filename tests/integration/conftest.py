@@ -28,6 +28,9 @@ def inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "group_vars" / "all").mkdir(parents=True)
     for name in ("platform.yml", "secrets.yml"):
         shutil.copy(SANDBOX_VARS / name, root / "group_vars" / "all" / name)
+    # These cases are MinIO's (its binaries are the stand-ins below); SeaweedFS's bad input is tests/seaweedfs's.
+    # Read after platform.yml, this file wins over the sandbox's default store.
+    (root / "group_vars" / "all" / "store.yml").write_text("platform_artifact_store: minio\n")
     groups = {group: {"hosts": {"localhost": {}}} for group in ("mlflow_db", "mlflow_artifacts", "mlflow_tracking")}
     hosts = {
         "all": {
