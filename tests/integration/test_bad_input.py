@@ -85,6 +85,10 @@ def test_valid_input_passes_and_changes_nothing(inventory, base_vars, tmp_path):
         ({"mlflow_server_pip_constraints": "/nonexistent/constraints.txt"}, "mlflow_server_pip_constraints"),
         ({"mlflow_server_workers": "two"}, "mlflow_server_workers must be a whole number"),
         ({"mlflow_server_memory_max": "4 GB"}, "mlflow_server_memory_max a size"),
+        (
+            {"platform_health_minio_url": "http://127.0.0.1:9000"},
+            "platform_health_minio_url is now platform_health_store_url",
+        ),
     ],
     ids=[
         "minioadmin-password",
@@ -100,6 +104,7 @@ def test_valid_input_passes_and_changes_nothing(inventory, base_vars, tmp_path):
         "missing-constraints",
         "workers-not-a-number",
         "memory-limit-systemd-refuses",
+        "renamed-variable",
     ],
 )
 def test_bad_input_stops_with_the_variable_named(inventory, base_vars, tmp_path, overrides, named):
