@@ -2,13 +2,15 @@
 
 Retention, purge, archive, storage cleanup, monitoring and log collection run here too, from tests/platform_api
 (the scenario's additional tests). These are the ones that act on the store itself: backup with its restore
-rehearsal and a real restore, the artifact-storage troubleshooting of a stopped store, and a rotated S3 key.
+rehearsal and a real restore, the artifact-storage troubleshooting of a stopped store and of a rejected key, and a
+rotated S3 key.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -78,6 +80,39 @@ def test_troubleshooting_restarts_a_stopped_store(run_playbook, host):
         assert host.file(planted).user == "seaweedfs"
     finally:
         host.run(f"systemctl start seaweedfs; rm -f {planted}")
+    after = run_playbook(PLAYBOOKS / "health_check.yml")
+    assert after.rc == 0, after.stdout[-4000:]
+
+
+def mlflow_listing(host) -> str:
+    """What MLflow's key gets for a listing of its bucket, once the gateway answers again (up to a minute)."""
+    for _ in range(30):
+        try:
+            return probe(host, "mlflow", BUCKET)["list"]
+        except AssertionError:  # the gateway is still starting: the probe could not connect
+            time.sleep(2)
+    return probe(host, "mlflow", BUCKET)["list"]
+
+
+def test_troubleshooting_gives_seaweedfs_mlflows_key_back(run_playbook, host):
+    # SeaweedFS's copy of MLflow's secret changed under it (an identities file restored from elsewhere, a hand
+    # edit): MLflow's key is rejected. Changed on the host, so no secret crosses a command line.
+    identities = "/etc/seaweedfs/s3.json"
+    before = host.file(identities).sha256sum
+    replace = (
+        "import json, secrets; path = '/etc/seaweedfs/s3.json'; config = json.load(open(path)); "
+        "[i['credentials'][0].update(secretKey=secrets.token_hex(20)) for i in config['identities'] "
+        "if i['name'] == 'mlflow']; json.dump(config, open(path, 'w'))"
+    )
+    assert host.run(f'python3 -c "{replace}" && systemctl restart seaweedfs').rc == 0
+    assert mlflow_listing(host) == "SignatureDoesNotMatch"
+
+    fixed = run_playbook(PLAYBOOKS / "troubleshoot_artifact_storage.yml")
+    assert fixed.rc == 0, fixed.stdout[-4000:]
+    assert "reset MLflow's SeaweedFS account to the inventory's secret" in fixed.stdout, fixed.stdout[-4000:]
+    # The inventory's identities again, and MLflow's key (unchanged, from its own files) works.
+    assert host.file(identities).sha256sum == before
+    assert mlflow_listing(host) == "allowed"
     after = run_playbook(PLAYBOOKS / "health_check.yml")
     assert after.rc == 0, after.stdout[-4000:]
 
