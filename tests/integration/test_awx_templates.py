@@ -48,6 +48,7 @@ RUNBOOK_PROCEDURES = {
     "rotate credentials": "rotate_credentials.yml",
     "access control": "access_control.yml",
     "vertical scaling": "scale_vertical.yml",
+    "rolling restart": "rolling_restart.yml",
 }
 
 # What Ansible's `bool` filter reads as true: an answer that confirms.

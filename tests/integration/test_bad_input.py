@@ -132,6 +132,45 @@ def test_missing_inventory_group_is_named(inventory, base_vars, tmp_path):
     assert "no hosts in group 'mlflow_artifacts'" in result.stdout, result.stdout[-3000:]
 
 
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def with_proxy(inventory: Path, tmp_path: Path, tracking: bool = True) -> Path:
+    """The inventory with this machine in mlflow_proxy too, and (tracking=False) no tracking host."""
+    hosts = json.loads((inventory / "hosts.yml").read_text())
+    hosts["all"]["children"]["mlflow_proxy"] = {"hosts": {"localhost": {}}}
+    if not tracking:
+        del hosts["all"]["children"]["mlflow_tracking"]
+    proxied = tmp_path / "proxied"
+    shutil.copytree(inventory, proxied)
+    (proxied / "hosts.yml").write_text(json.dumps(hosts))
+    return proxied
+
+
+def test_a_proxy_without_tracking_hosts_is_refused(inventory, base_vars, tmp_path):
+    result = run_validate(with_proxy(inventory, tmp_path, tracking=False), base_vars, tmp_path)
+    assert result.returncode != 0
+    assert "mlflow_proxy has hosts" in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def test_a_proxy_on_mlflows_port_is_refused(inventory, base_vars, tmp_path):
+    port = base_vars["platform_mlflow_port"]
+    result = run_validate(with_proxy(inventory, tmp_path), {**base_vars, "platform_proxy_port": port}, tmp_path)
+    assert result.returncode != 0
+    assert "would run the proxy" in result.stdout and "platform_proxy_port" in result.stdout, result.stdout[-3000:]
+
+
+def test_a_proxy_with_tracking_hosts_passes(inventory, base_vars, tmp_path):
+    result = run_validate(
+        with_proxy(inventory, tmp_path), {**base_vars, "platform_proxy_port": unused_port()}, tmp_path
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
 def test_two_artifact_stores_in_one_inventory_are_refused(inventory, base_vars, tmp_path):
     hosts = json.loads((inventory / "hosts.yml").read_text())
     # A second name for this machine, in the tracking tier only, whose host vars name another store.

@@ -1,0 +1,135 @@
+"""The proxy (role mlflow_proxy) in front of two tracking servers on the hardened security scenario: HAProxy on the
+store host, MLflow on birtha-mlflow and birtha-mlflow2. A bounded client (files/proxy_load.py) on birtha-mlflow
+writes runs through the proxy from several threads while a server is killed and while the servers are restarted
+one at a time (playbooks/rolling_restart.yml). Each fault's failed requests, client retries and lost runs are
+printed (the scenario's log keeps them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from runbook_harness import PLAYBOOKS
+
+HERE = Path(__file__).resolve().parent
+LOAD = HERE / "files" / "proxy_load.py"
+LOAD_ON_HOST = "/root/proxy_load.py"
+PROXY_HOST = "birtha-minio"
+PROXY_URL = f"https://{PROXY_HOST}:8000"
+CA_FILE = "/usr/local/share/ca-certificates/birtha-mlflow-ca.crt"
+SOCKET = "/run/haproxy/admin.sock"
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("MOLECULE_SCENARIO_NAME") != "security",
+    reason="needs the security scenario's proxy and two tracking hosts",
+)
+
+testinfra_hosts = ["ansible://birtha-mlflow"]
+
+
+def other(host, name: str):
+    return host.get_host(f"ansible://{name}", ansible_inventory=host.backend.ansible_inventory)
+
+
+def server_states(proxy) -> dict[str, str]:
+    """Each tracking server's state in the proxy's backend, read through the admin socket."""
+    script = (
+        "import socket; s = socket.socket(socket.AF_UNIX); s.connect('" + SOCKET + "'); "
+        "s.sendall(b'show stat\\n'); data = b''\n"
+        "while chunk := s.recv(65536): data += chunk\n"
+        "print(data.decode())"
+    )
+    result = proxy.run(f'python3 -c "{script}"')
+    assert result.rc == 0, result.stderr
+    rows = [line.split(",") for line in result.stdout.splitlines() if line.startswith("mlflow,")]
+    return {row[1]: row[17] for row in rows if row[1] not in ("FRONTEND", "BACKEND")}
+
+
+def wait_all_up(proxy, seconds: int = 60) -> dict[str, str]:
+    for _ in range(seconds):
+        states = server_states(proxy)
+        if set(states.values()) == {"UP"}:
+            return states
+        time.sleep(1)
+    return server_states(proxy)
+
+
+def start_load(host, seconds: int, threads: int = 4) -> tuple[str, str]:
+    """The client in the background on the host; its result file and stop file."""
+    host.ansible("ansible.builtin.copy", f"src={LOAD} dest={LOAD_ON_HOST} mode=0700", check=False)
+    run = uuid.uuid4().hex[:8]
+    output, stop = f"/root/proxy-load-{run}.json", f"/root/proxy-load-{run}.stop"
+    started = host.run(
+        f"nohup python3 {LOAD_ON_HOST} {PROXY_URL} {seconds} {threads} {output} {stop} >/dev/null 2>&1 &"
+    )
+    assert started.rc == 0, started.stderr
+    return output, stop
+
+
+def load_result(host, output: str, stop: str, wait: int = 180) -> dict:
+    host.run(f"touch {stop}")
+    for _ in range(wait):
+        if host.file(output).exists:
+            return json.loads(host.file(output).content_string)
+        time.sleep(1)
+    raise AssertionError(f"the load client wrote no result to {output} within {wait}s")
+
+
+def test_proxy_serves_mlflow_over_tls_only_and_checks_every_server(host):
+    proxy = other(host, PROXY_HOST)
+    assert host.run(f"curl -sf --cacert {CA_FILE} -o /dev/null {PROXY_URL}/health").rc == 0
+    anonymous = host.run(
+        f"curl -s --cacert {CA_FILE} -o /dev/null -w '%{{http_code}}' {PROXY_URL}/api/2.0/mlflow/experiments/search"
+    )
+    assert anonymous.stdout == "401"
+    # Plain HTTP on the proxy's port gets no MLflow answer.
+    plain = host.run(f"curl -s -o /dev/null -w '%{{http_code}}' http://{PROXY_HOST}:8000/health")
+    assert plain.stdout != "200"
+    assert wait_all_up(proxy) == {"birtha-mlflow": "UP", "birtha-mlflow2": "UP"}
+    socket_file = proxy.file(SOCKET)
+    assert (socket_file.user, socket_file.group, socket_file.mode) == ("root", "haproxy", 0o660)
+
+
+def test_a_killed_server_costs_no_request_the_clients_retry_does_not_absorb(host):
+    proxy, victim = other(host, PROXY_HOST), other(host, "birtha-mlflow2")
+    output, stop = start_load(host, seconds=120)
+    time.sleep(8)
+    assert victim.run("systemctl kill --signal=KILL mlflow").rc == 0
+    killed = time.monotonic()
+    time.sleep(4)
+    states = server_states(proxy)
+    assert states["birtha-mlflow2"] != "UP", states
+    # systemd starts it again (Restart=on-failure); the proxy takes it back after its checks pass.
+    assert wait_all_up(proxy, 120) == {"birtha-mlflow": "UP", "birtha-mlflow2": "UP"}
+    recovered = time.monotonic() - killed
+    result = load_result(host, output, stop)
+    print(f"killed MLflow on birtha-mlflow2: back in the proxy after {recovered:.0f}s; load {result}")
+    assert result["acknowledged_runs"] > 0, result
+    assert result["failed"] == 0, result
+    assert result["lost_runs"] == 0, result
+
+
+def test_rolling_restart_under_load_fails_no_request(host, run_playbook):
+    proxy = other(host, PROXY_HOST)
+    pids = {
+        name: other(host, name).run("systemctl show mlflow -p MainPID --value").stdout
+        for name in ("birtha-mlflow", "birtha-mlflow2")
+    }
+    output, stop = start_load(host, seconds=600)
+    time.sleep(5)
+    started = time.monotonic()
+    restarted = run_playbook(PLAYBOOKS / "rolling_restart.yml")
+    seconds = time.monotonic() - started
+    result = load_result(host, output, stop)
+    print(f"rolling restart of 2 servers in {seconds:.0f}s under load: {result}")
+    assert restarted.rc == 0, restarted.stdout[-5000:]
+    after = {name: other(host, name).run("systemctl show mlflow -p MainPID --value").stdout for name in pids}
+    assert all(after[name] != pids[name] for name in pids), (pids, after)
+    assert result["acknowledged_runs"] > 0, result
+    # Drained first: not even a retry was needed.
+    assert (result["failed"], result["retried"], result["lost_runs"]) == (0, 0, 0), result
+    assert wait_all_up(proxy) == {"birtha-mlflow": "UP", "birtha-mlflow2": "UP"}
