@@ -293,7 +293,8 @@ TIERS = ("mlflow_db", "mlflow_artifacts", "mlflow_tracking")
 
 def validate_inventory(path: Path, ports: dict[str, int]) -> Path:
     """One host holding every tier, on this machine (local connection), with values validate.yml accepts: strong
-    secrets, MinIO binaries with their checksums, the platform's state in a directory of the test's own."""
+    secrets, a MinIO store (named: SeaweedFS is the default) with stand-in binaries and their checksums, the
+    platform's state in a directory of the test's own."""
     binaries = {}
     for name in ("minio", "mc"):
         binary = path / name
@@ -301,6 +302,7 @@ def validate_inventory(path: Path, ports: dict[str, int]) -> Path:
         binaries[name] = (str(binary), hashlib.sha256(binary.read_bytes()).hexdigest())
     values = {
         "platform_state_dir": str(path / "state"),
+        "platform_artifact_store": "minio",
         "platform_db_password": secrets.token_hex(16),
         "platform_s3_root_password": secrets.token_hex(16),
         "platform_s3_secret_key": secrets.token_hex(16),
