@@ -94,7 +94,13 @@ def test_proxy_serves_mlflow_over_tls_only_and_checks_every_server(host):
     assert (socket_file.user, socket_file.group, socket_file.mode) == ("root", "haproxy", 0o660)
 
 
-def test_a_killed_server_costs_no_request_the_clients_retry_does_not_absorb(host):
+def report(capsys, line: str) -> None:
+    """Into the scenario's log even when the test passes (pytest keeps a passing test's output otherwise)."""
+    with capsys.disabled():
+        print(f"\n[proxy under load] {line}")
+
+
+def test_a_killed_server_costs_no_request_the_clients_retry_does_not_absorb(host, capsys):
     proxy, victim = other(host, PROXY_HOST), other(host, "birtha-mlflow2")
     output, stop = start_load(host, seconds=120)
     time.sleep(8)
@@ -107,13 +113,13 @@ def test_a_killed_server_costs_no_request_the_clients_retry_does_not_absorb(host
     assert wait_all_up(proxy, 120) == {"birtha-mlflow": "UP", "birtha-mlflow2": "UP"}
     recovered = time.monotonic() - killed
     result = load_result(host, output, stop)
-    print(f"killed MLflow on birtha-mlflow2: back in the proxy after {recovered:.0f}s; load {result}")
+    report(capsys, f"MLflow killed on birtha-mlflow2: back in the proxy after {recovered:.0f}s; load {result}")
     assert result["acknowledged_runs"] > 0, result
     assert result["failed"] == 0, result
     assert result["lost_runs"] == 0, result
 
 
-def test_rolling_restart_under_load_fails_no_request(host, run_playbook):
+def test_rolling_restart_under_load_fails_no_request(host, run_playbook, capsys):
     proxy = other(host, PROXY_HOST)
     pids = {
         name: other(host, name).run("systemctl show mlflow -p MainPID --value").stdout
@@ -125,7 +131,7 @@ def test_rolling_restart_under_load_fails_no_request(host, run_playbook):
     restarted = run_playbook(PLAYBOOKS / "rolling_restart.yml")
     seconds = time.monotonic() - started
     result = load_result(host, output, stop)
-    print(f"rolling restart of 2 servers in {seconds:.0f}s under load: {result}")
+    report(capsys, f"rolling restart of 2 servers in {seconds:.0f}s: load {result}")
     assert restarted.rc == 0, restarted.stdout[-5000:]
     after = {name: other(host, name).run("systemctl show mlflow -p MainPID --value").stdout for name in pids}
     assert all(after[name] != pids[name] for name in pids), (pids, after)
