@@ -105,6 +105,9 @@ export_sandbox_store() {
   esac
   log "the sandbox's artifact store: $BIRTHA_ARTIFACT_STORE"
   export BIRTHA_ARTIFACT_STORE BIRTHA_SEAWEEDFS_DIR BIRTHA_MINIO_DIR
+  # Recorded in the sandbox inventory (a local file, not in git), so a plain ansible-playbook run finds it too.
+  printf -- '---\n# Written by make platform-up: the store this sandbox runs.\nplatform_artifact_store: %s\n' \
+    "$BIRTHA_ARTIFACT_STORE" >"$REPO_ROOT/inventories/sandbox/group_vars/all/store.yml"
 }
 
 # Go builds MinIO, mc and SeaweedFS; 1.21 or newer fetches the toolchain the modules ask for from the module proxy.

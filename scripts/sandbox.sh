@@ -28,7 +28,7 @@ case "${1:-}" in
       log "removing the sandbox host $name"
       podman rm -f -t 10 "$name" >/dev/null
     fi
-    rm -f "$REPO_ROOT/.cache/facts/$name"
+    rm -f "$REPO_ROOT/.cache/facts/$name" "$REPO_ROOT/inventories/sandbox/group_vars/all/store.yml"
     ;;
   *) echo "usage: $0 up|down" >&2; exit 2 ;;
 esac

@@ -85,6 +85,8 @@ def test_valid_input_passes_and_changes_nothing(inventory, base_vars, tmp_path):
         ({"mlflow_server_pip_constraints": "/nonexistent/constraints.txt"}, "mlflow_server_pip_constraints"),
         ({"mlflow_server_workers": "two"}, "mlflow_server_workers must be a whole number"),
         ({"mlflow_server_memory_max": "4 GB"}, "mlflow_server_memory_max a size"),
+        ({"mlflow_server_memory_max": "4096"}, "mlflow_server_memory_max a size"),
+        ({"mlflow_server_worker_memory_mb": 0}, "mlflow_server_worker_memory_mb must be a whole number"),
         (
             {"platform_health_minio_url": "http://127.0.0.1:9000"},
             "platform_health_minio_url is now platform_health_store_url",
@@ -104,6 +106,8 @@ def test_valid_input_passes_and_changes_nothing(inventory, base_vars, tmp_path):
         "missing-constraints",
         "workers-not-a-number",
         "memory-limit-systemd-refuses",
+        "memory-limit-without-unit",
+        "worker-memory-zero",
         "renamed-variable",
     ],
 )
