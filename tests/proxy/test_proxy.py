@@ -50,7 +50,7 @@ def server_states(proxy) -> dict[str, str]:
 
 
 def wait_all_up(proxy, seconds: int = 60) -> dict[str, str]:
-    for _ in range(seconds):
+    for _second in range(seconds):
         states = server_states(proxy)
         if set(states.values()) == {"UP"}:
             return states
@@ -72,7 +72,7 @@ def start_load(host, seconds: int, threads: int = 4) -> tuple[str, str]:
 
 def load_result(host, output: str, stop: str, wait: int = 180) -> dict:
     host.run(f"touch {stop}")
-    for _ in range(wait):
+    for _second in range(wait):
         if host.file(output).exists:
             return json.loads(host.file(output).content_string)
         time.sleep(1)

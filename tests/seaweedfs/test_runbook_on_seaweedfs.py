@@ -86,7 +86,7 @@ def test_troubleshooting_restarts_a_stopped_store(run_playbook, host):
 
 def mlflow_listing(host) -> str:
     """What MLflow's key gets for a listing of its bucket, once the gateway answers again (up to a minute)."""
-    for _ in range(30):
+    for _attempt in range(30):
         try:
             return probe(host, "mlflow", BUCKET)["list"]
         except AssertionError:  # the gateway is still starting: the probe could not connect

@@ -99,7 +99,7 @@ def main() -> None:
     deadline = time.monotonic() + seconds
     pool = [
         threading.Thread(target=worker, args=(client, experiment["experiment_id"], deadline, stop, acknowledged))
-        for _ in range(threads)
+        for _thread in range(threads)
     ]
     for thread in pool:
         thread.start()
