@@ -11,7 +11,7 @@ short_description: Copy every object of a bucket into another S3 store, each che
 version_added: 0.7.0
 description:
   - Copies each object of O(source_bucket) at O(source_endpoint_url) into O(bucket) at O(endpoint_url), under the
-    same key: the way a platform's artifacts move from one store to another (C(playbooks/migrate_artifact_store.yml),
+    same key, the way a platform's artifacts move from one store to another (C(playbooks/migrate_artifact_store.yml),
     MinIO to SeaweedFS). MLflow's artifact URIs name keys, not the store, so they stay valid.
   - Each object is read once from the source while its sha256 is computed, written to the target with that sha256
     and the source's ETag in its metadata, and read back from the target; a read-back whose sha256 differs fails the
