@@ -19,7 +19,8 @@ require podman runc /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns iptabl
 "$REPO_ROOT/scripts/build-image.sh" >/dev/null
 BIRTHA_MINIO_DIR="$("$REPO_ROOT/scripts/build-minio.sh")"
 BIRTHA_WHEEL_ARCHIVE="$("$REPO_ROOT/scripts/build-wheels.sh")"
-# SeaweedFS builds (once, 12-22 min) beside the lanes, only for a run with its scenario; that scenario waits for it.
+# SeaweedFS builds (once, 12-22 min) beside the lanes, only for a run with a scenario that deploys it (WEED_SCENARIOS);
+# that scenario waits for it.
 BIRTHA_SEAWEEDFS_DIR="$(seaweedfs_dir)"
 export BIRTHA_MINIO_DIR BIRTHA_WHEEL_ARCHIVE BIRTHA_SEAWEEDFS_DIR
 export PATH="$REPO_ROOT/.venv/bin:$PATH"
@@ -36,9 +37,15 @@ step_log() {
 read -ra steps <<<"$*"
 for step in "${steps[@]}"; do rm -f "$logs/$(step_log "$step")"; done
 
+# The scenarios that deploy SeaweedFS: seaweedfs itself, and faults (its last test moves MinIO's artifacts there).
+WEED_SCENARIOS="seaweedfs faults"
+needs_weed() {
+  [[ " $WEED_SCENARIOS " == *" $1 "* ]]
+}
+
 run_scenario() {
   local scenario=$1 start=$SECONDS
-  if [[ $scenario == seaweedfs ]] && ! "$REPO_ROOT/scripts/build-seaweedfs.sh" >"$logs/$scenario.log" 2>&1; then
+  if needs_weed "$scenario" && ! "$REPO_ROOT/scripts/build-seaweedfs.sh" >"$logs/$scenario.log" 2>&1; then
     echo "==> scenario $scenario FAILED: weed could not be built (above)" >>"$logs/$scenario.log"
     return 1
   fi
@@ -78,9 +85,12 @@ run_lane() {
 # Stopped (Ctrl-C, a CI timeout): stop the lanes and their scenarios too.
 trap 'trap - INT TERM; kill 0' INT TERM
 pids=()
-if [[ " $* " =~ [[:space:]]seaweedfs[[:space:]] ]]; then
-  "$REPO_ROOT/scripts/build-seaweedfs.sh" >"$logs/seaweedfs-build.log" 2>&1 &
-fi
+for step in "${steps[@]}"; do
+  if needs_weed "$step"; then
+    "$REPO_ROOT/scripts/build-seaweedfs.sh" >"$logs/seaweedfs-build.log" 2>&1 &
+    break
+  fi
+done
 # backup_restore's verify runs jobs in the execution environment (tests/awx_runs), which builds it when missing: build
 # it meanwhile, beside the lanes, rather than in one of them. build-ee.sh holds a lock, so the test's own call waits for
 # this one and then finds the image; a failure here shows again there, with its log.

@@ -80,3 +80,8 @@ def tracking_uri_from_controller(inventory: str) -> str:
         check=False,  # no container of that name: the host is reached on loopback
     ).stdout.strip()
     return f"http://{address or '127.0.0.1'}:{port}"
+
+
+def other_host(host: Any, name: str) -> Any:
+    """Another host of the scenario, reached the way the testinfra `host` fixture reaches its own."""
+    return host.get_host(f"ansible://{name}", ansible_inventory=host.backend.ansible_inventory)

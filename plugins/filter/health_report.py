@@ -15,7 +15,7 @@ version_added: 0.4.0
 description:
   - Takes each host's C(platform_health_result) (set by the C(birtha.mlflow.platform_health) role) and the
     inventory's groups, and returns one report. Tiers come in dependency order (PostgreSQL, the artifact store
-    (MinIO or SeaweedFS), MLflow), so
+    (MinIO or SeaweedFS), MLflow, the proxy), so
     the first failure listed is the likeliest cause of the others.
   - A tier whose group is missing or empty, a host that could not be reached, and a host that was never checked
     each become a failed check of their own, so the report says so instead of a traceback.
@@ -83,9 +83,15 @@ _value:
       type: list
 """
 
-TIER_ORDER = ("postgres", "minio", "seaweedfs", "mlflow")
+TIER_ORDER = ("postgres", "minio", "seaweedfs", "mlflow", "proxy")
 DEFAULT_TIER_GROUPS = {"postgres": "mlflow_db", "minio": "mlflow_artifacts", "mlflow": "mlflow_tracking"}
-TIER_NAMES = {"postgres": "PostgreSQL", "minio": "MinIO", "seaweedfs": "SeaweedFS", "mlflow": "MLflow"}
+TIER_NAMES = {
+    "postgres": "PostgreSQL",
+    "minio": "MinIO",
+    "seaweedfs": "SeaweedFS",
+    "mlflow": "MLflow",
+    "proxy": "HAProxy",
+}
 
 
 def _check(tier: str, host: str, name: str, status: str, detail: str, fix: str = "") -> dict[str, Any]:

@@ -38,6 +38,8 @@ FIX_MLFLOW = "ansible-playbook playbooks/troubleshoot_mlflow_unavailable.yml"
 FIX_DATABASE = "ansible-playbook playbooks/troubleshoot_database_connection.yml (or emergency_outage.yml)"
 FIX_ARTIFACTS = "ansible-playbook playbooks/troubleshoot_artifact_storage.yml"
 FIX_USAGE = "ansible-playbook playbooks/troubleshoot_database_usage.yml"
+FIX_PROXY = "ansible-playbook playbooks/platform_up.yml --limit mlflow_proxy (re-applies the proxy and starts it)"
+FIX_PROXY_SERVER = "ansible-playbook playbooks/rolling_restart.yml (ends with every server enabled and UP)"
 ARTIFACT_PREFIX = "birtha-health"
 
 
@@ -382,6 +384,69 @@ def mlflow_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list[C
     return checks, unit if state.installed else ""
 
 
+# --- the proxy (HAProxy) ---------------------------------------------------------------------------------------
+
+# HAProxy's `show stat` CSV: the proxy (backend) name, the server name and its status, by column.
+STAT_PROXY, STAT_SERVER, STAT_STATUS = 0, 1, 17
+SUMMARY_ROWS = ("FRONTEND", "BACKEND")
+
+
+def read_stats_socket(path: str, timeout: int) -> str:
+    """HAProxy's `show stat` through its admin socket (the socket closes after one command)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(path)
+        conn.sendall(b"show stat\n")
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def server_states(stats: str, backend: str) -> dict[str, str]:
+    """Each server of `backend` and its status (UP, DOWN, MAINT, DRAIN, "UP 1/2" while going down, ...)."""
+    states = {}
+    for line in stats.splitlines():
+        fields = line.split(",")
+        if len(fields) > STAT_STATUS and fields[STAT_PROXY] == backend and fields[STAT_SERVER] not in SUMMARY_ROWS:
+            states[fields[STAT_SERVER]] = fields[STAT_STATUS]
+    return states
+
+
+def servers_check(states: dict[str, str], backend: str) -> Check:
+    """FAIL when no tracking server takes requests, WARN naming each one that does not."""
+    data: dict[str, Any] = {"servers": states}
+    if not states:
+        detail = f"the proxy has no servers in backend {backend}"
+        return Check("proxy", "servers", FAIL, detail, FIX_PROXY, data)
+    up = sorted(name for name, status in states.items() if status == "UP")
+    out = ", ".join(f"{name} {status}" for name, status in sorted(states.items()) if status != "UP")
+    if not up:
+        detail = f"no MLflow server takes requests through the proxy: {out}"
+        return Check("proxy", "servers", FAIL, detail, f"{FIX_MLFLOW}; then {FIX_PROXY_SERVER}", data)
+    if out:
+        detail = f"{len(up)} of {len(states)} MLflow servers take requests; not: {out}"
+        return Check("proxy", "servers", WARN, detail, f"{FIX_MLFLOW}; then {FIX_PROXY_SERVER}", data)
+    return Check("proxy", "servers", OK, f"all {len(states)} MLflow servers are UP: {', '.join(up)}", "", data)
+
+
+def proxy_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list[Check], str]:
+    unit = params["service"] or "haproxy"
+    state = unit_state(module.run_command, unit)
+    checks = [service_check("proxy", state, FIX_PROXY)]
+    base = (params["url"] or "http://127.0.0.1:8000").rstrip("/")
+    # /health through the proxy: answered by whichever MLflow server it picks.
+    checks.append(endpoint_check("proxy", "health", f"{base}/health", params, FIX_PROXY_SERVER))
+    try:
+        states = server_states(read_stats_socket(params["stats_socket"], params["timeout"]), params["backend"])
+    except OSError as error:
+        detail = f"the proxy's admin socket {params['stats_socket']} does not answer: {one_line(str(error))}"
+        checks.append(Check("proxy", "servers", FAIL, detail, FIX_PROXY))
+    else:
+        checks.append(servers_check(states, params["backend"]))
+    return checks, unit if state.installed else ""
+
+
 # --- common ----------------------------------------------------------------------------------------------------
 
 
@@ -390,4 +455,10 @@ def disks(tier: str, paths: list[str], params: dict[str, Any]) -> list[Check]:
     return [disk_check(tier, path, params["disk_warn_percent"], params["disk_fail_percent"]) for path in unique]
 
 
-TIERS = {"postgres": postgres_checks, "minio": minio_checks, "seaweedfs": seaweedfs_checks, "mlflow": mlflow_checks}
+TIERS = {
+    "postgres": postgres_checks,
+    "minio": minio_checks,
+    "seaweedfs": seaweedfs_checks,
+    "mlflow": mlflow_checks,
+    "proxy": proxy_checks,
+}

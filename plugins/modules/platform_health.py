@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: platform_health
-short_description: Check one tier of the MLflow platform on this host (PostgreSQL, MinIO, SeaweedFS or MLflow)
+short_description: Check one tier of the MLflow platform on this host (PostgreSQL, the S3 store, MLflow, the proxy)
 version_added: 0.4.0
 description:
   - Runs the runbook's health checks for one tier on the host it runs on and returns each check's result
@@ -25,6 +25,10 @@ description:
     database), the artifact path end to end (a small object written, read back and deleted through MLflow's
     artifact proxy), and whether PostgreSQL and the artifact store accept the credentials in MLflow's own
     configuration files (so a wrong password is named even while MLflow cannot start).
+  - O(tier=proxy) checks the C(haproxy) unit, C(/health) through the proxy's frontend at O(url) (answered by one of
+    the tracking servers), and each server's state in O(backend), read through the admin socket O(stats_socket). It
+    fails when no server takes requests and warns naming each server that is down, drained or in maintenance (a
+    rolling restart that stopped half-way leaves one so).
   - For a failing service it returns the last journal lines, with secrets redacted.
   - The module does not fail when the platform is unhealthy; it reports. C(playbooks/health_check.yml) turns the
     reports into a summary and a non-zero exit.
@@ -33,11 +37,11 @@ options:
     description: The tier to check on this host.
     type: str
     required: true
-    choices: [postgres, minio, seaweedfs, mlflow]
+    choices: [postgres, minio, seaweedfs, mlflow, proxy]
   service:
     description:
       - systemd unit of the tier. Defaults to the cluster unit C(postgresql@<version>-<name>) found by
-        C(pg_lsclusters), C(minio), C(seaweedfs), or C(mlflow).
+        C(pg_lsclusters), C(minio), C(seaweedfs), C(mlflow), or C(haproxy).
     type: str
   port:
     description: PostgreSQL's port (O(tier=postgres)).
@@ -49,8 +53,8 @@ options:
     default: mlflow_db
   url:
     description:
-      - Base URL of the S3 endpoint (O(tier=minio), O(tier=seaweedfs)) or of MLflow (O(tier=mlflow)) as seen from
-        this host.
+      - Base URL of the S3 endpoint (O(tier=minio), O(tier=seaweedfs)), of MLflow (O(tier=mlflow)) or of the proxy's
+        frontend (O(tier=proxy)) as seen from this host.
     type: str
   master_url:
     description: Base URL of SeaweedFS's master server on this host (O(tier=seaweedfs)).
@@ -64,6 +68,16 @@ options:
     description: Base URL of SeaweedFS's filer on this host (O(tier=seaweedfs)).
     type: str
     default: http://127.0.0.1:8888
+  stats_socket:
+    description: HAProxy's admin socket, read with C(show stat) for each tracking server's state (O(tier=proxy)).
+    type: path
+    default: /run/haproxy/admin.sock
+    version_added: 0.7.0
+  backend:
+    description: The HAProxy backend that holds the tracking servers (O(tier=proxy)).
+    type: str
+    default: mlflow
+    version_added: 0.7.0
   username:
     description: MLflow user for the authenticated checks (O(tier=mlflow)); the admin sees every experiment.
     type: str
@@ -170,6 +184,14 @@ EXAMPLES = r"""
     ansible_python_interpreter: /opt/mlflow/venv/bin/python
   register: mlflow_health
 
+- name: Check the proxy in front of the tracking hosts, and each server behind it
+  birtha.mlflow.platform_health:
+    tier: proxy
+    url: https://127.0.0.1:8000
+    stats_socket: /run/haproxy/admin.sock
+  become: true
+  register: proxy_health
+
 - name: Fail when anything is wrong
   ansible.builtin.assert:
     that: mlflow_health.healthy
@@ -236,7 +258,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.redact import Redact
 
 def argument_spec() -> dict[str, Any]:
     return {
-        "tier": {"type": "str", "required": True, "choices": ["postgres", "minio", "seaweedfs", "mlflow"]},
+        "tier": {"type": "str", "required": True, "choices": ["postgres", "minio", "seaweedfs", "mlflow", "proxy"]},
         "service": {"type": "str"},
         "port": {"type": "int", "default": 5432},
         "database": {"type": "str", "default": "mlflow_db"},
@@ -244,6 +266,8 @@ def argument_spec() -> dict[str, Any]:
         "master_url": {"type": "str", "default": "http://127.0.0.1:9333"},
         "volume_url": {"type": "str", "default": "http://127.0.0.1:8080"},
         "filer_url": {"type": "str", "default": "http://127.0.0.1:8888"},
+        "stats_socket": {"type": "path", "default": "/run/haproxy/admin.sock"},
+        "backend": {"type": "str", "default": "mlflow"},
         "username": {"type": "str"},
         "password": {"type": "str", "no_log": True},
         "env_file": {"type": "path", "default": "/etc/mlflow/mlflow.env"},

@@ -49,6 +49,7 @@ RUNBOOK_PROCEDURES = {
     "access control": "access_control.yml",
     "vertical scaling": "scale_vertical.yml",
     "rolling restart": "rolling_restart.yml",
+    "artifact store migration": "migrate_artifact_store.yml",
 }
 
 # What Ansible's `bool` filter reads as true: an answer that confirms.

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from runbook_harness import PLAYBOOKS
+from runbook_harness import PLAYBOOKS, other_host
 
 HERE = Path(__file__).resolve().parent
 LOAD = HERE / "files" / "proxy_load.py"
@@ -31,22 +31,33 @@ pytestmark = pytest.mark.skipif(
 testinfra_hosts = ["ansible://birtha-mlflow"]
 
 
-def other(host, name: str):
-    return host.get_host(f"ansible://{name}", ansible_inventory=host.backend.ansible_inventory)
-
-
-def server_states(proxy) -> dict[str, str]:
-    """Each tracking server's state in the proxy's backend, read through the admin socket."""
+def admin(proxy, command: str) -> str:
+    """One command through the proxy's admin socket, as root on the proxy host; its answer."""
     script = (
         "import socket; s = socket.socket(socket.AF_UNIX); s.connect('" + SOCKET + "'); "
-        "s.sendall(b'show stat\\n'); data = b''\n"
+        "s.sendall(b'" + command + "\\n'); data = b''\n"
         "while chunk := s.recv(65536): data += chunk\n"
         "print(data.decode())"
     )
     result = proxy.run(f'python3 -c "{script}"')
     assert result.rc == 0, result.stderr
-    rows = [line.split(",") for line in result.stdout.splitlines() if line.startswith("mlflow,")]
+    return result.stdout
+
+
+def server_states(proxy) -> dict[str, str]:
+    """Each tracking server's state in the proxy's backend, read through the admin socket."""
+    rows = [line.split(",") for line in admin(proxy, "show stat").splitlines() if line.startswith("mlflow,")]
     return {row[1]: row[17] for row in rows if row[1] not in ("FRONTEND", "BACKEND")}
+
+
+def wait_state(proxy, server: str, wanted, seconds: int) -> dict[str, str]:
+    """The servers' states once `server`'s satisfies wanted, or after about `seconds`."""
+    deadline = time.monotonic() + seconds
+    states = server_states(proxy)
+    while not wanted(states.get(server, "")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        states = server_states(proxy)
+    return states
 
 
 def wait_all_up(proxy, seconds: int = 60) -> dict[str, str]:
@@ -80,7 +91,7 @@ def load_result(host, output: str, stop: str, wait: int = 180) -> dict:
 
 
 def test_proxy_serves_mlflow_over_tls_only_and_checks_every_server(host):
-    proxy = other(host, PROXY_HOST)
+    proxy = other_host(host, PROXY_HOST)
     assert host.run(f"curl -sf --cacert {CA_FILE} -o /dev/null {PROXY_URL}/health").rc == 0
     anonymous = host.run(
         f"curl -s --cacert {CA_FILE} -o /dev/null -w '%{{http_code}}' {PROXY_URL}/api/2.0/mlflow/experiments/search"
@@ -94,6 +105,23 @@ def test_proxy_serves_mlflow_over_tls_only_and_checks_every_server(host):
     assert (socket_file.user, socket_file.group, socket_file.mode) == ("root", "haproxy", 0o660)
 
 
+def test_the_health_check_names_a_server_the_proxy_does_not_use(host, run_playbook):
+    """A server left in maintenance (a rolling restart stopped half-way) degrades the report, naming it."""
+    proxy = other_host(host, PROXY_HOST)
+    admin(proxy, "disable server mlflow/birtha-mlflow2")
+    try:
+        result = run_playbook(PLAYBOOKS / "health_check.yml", {"platform_health_artifact_check": False})
+    finally:
+        admin(proxy, "enable server mlflow/birtha-mlflow2")
+    assert result.rc == 0, result.stdout[-4000:]
+    report = json.loads(Path(result.stat("birtha_health")["report"]).read_text())
+    checked = {c["check"]: c for c in report["checks"] if c["tier"] == "proxy" and c["host"] == PROXY_HOST}
+    assert {name: c["status"] for name, c in checked.items()} == {"service": "ok", "health": "ok", "servers": "warn"}
+    assert checked["servers"]["data"]["servers"] == {"birtha-mlflow": "UP", "birtha-mlflow2": "MAINT"}
+    assert report["status"] == "degraded", report["summary"]
+    assert wait_all_up(proxy) == {"birtha-mlflow": "UP", "birtha-mlflow2": "UP"}
+
+
 def report(capsys, line: str) -> None:
     """Into the scenario's log even when the test passes (pytest keeps a passing test's output otherwise)."""
     with capsys.disabled():
@@ -101,13 +129,13 @@ def report(capsys, line: str) -> None:
 
 
 def test_a_killed_server_costs_no_request_the_clients_retry_does_not_absorb(host, capsys):
-    proxy, victim = other(host, PROXY_HOST), other(host, "birtha-mlflow2")
+    proxy, victim = other_host(host, PROXY_HOST), other_host(host, "birtha-mlflow2")
     output, stop = start_load(host, seconds=120)
     time.sleep(8)
     assert victim.run("systemctl kill --signal=KILL mlflow").rc == 0
     killed = time.monotonic()
-    time.sleep(4)
-    states = server_states(proxy)
+    # Out after two failed checks 2 s apart; a starved machine may run them late, so poll rather than sleep a guess.
+    states = wait_state(proxy, "birtha-mlflow2", lambda status: status != "UP", 30)
     assert states["birtha-mlflow2"] != "UP", states
     # systemd starts it again (Restart=on-failure); the proxy takes it back after its checks pass.
     assert wait_all_up(proxy, 120) == {"birtha-mlflow": "UP", "birtha-mlflow2": "UP"}
@@ -120,9 +148,9 @@ def test_a_killed_server_costs_no_request_the_clients_retry_does_not_absorb(host
 
 
 def test_rolling_restart_under_load_fails_no_request(host, run_playbook, capsys):
-    proxy = other(host, PROXY_HOST)
+    proxy = other_host(host, PROXY_HOST)
     pids = {
-        name: other(host, name).run("systemctl show mlflow -p MainPID --value").stdout
+        name: other_host(host, name).run("systemctl show mlflow -p MainPID --value").stdout
         for name in ("birtha-mlflow", "birtha-mlflow2")
     }
     output, stop = start_load(host, seconds=600)
@@ -133,7 +161,7 @@ def test_rolling_restart_under_load_fails_no_request(host, run_playbook, capsys)
     result = load_result(host, output, stop)
     report(capsys, f"rolling restart of 2 servers in {seconds:.0f}s: load {result}")
     assert restarted.rc == 0, restarted.stdout[-5000:]
-    after = {name: other(host, name).run("systemctl show mlflow -p MainPID --value").stdout for name in pids}
+    after = {name: other_host(host, name).run("systemctl show mlflow -p MainPID --value").stdout for name in pids}
     assert all(after[name] != pids[name] for name in pids), (pids, after)
     assert result["acknowledged_runs"] > 0, result
     # Drained first: not even a retry was needed.

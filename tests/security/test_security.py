@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from runbook_harness import PLAYBOOKS, credentials_dir
+from runbook_harness import PLAYBOOKS, credentials_dir, other_host
 
 HERE = Path(__file__).resolve().parent
 PROBE = HERE / "files" / "security_probe.py"
@@ -32,10 +32,6 @@ EXPECTED_ACCESS = {
     "alice-wrong-password": 401,
     "anonymous": 401,
 }
-
-
-def other(host, name: str):
-    return host.get_host(f"ansible://{name}", ansible_inventory=host.backend.ansible_inventory)
 
 
 def probe(host, *args: str) -> dict:
@@ -86,7 +82,7 @@ def test_mlflow_does_not_serve_plain_http(host):
 
 
 def test_mlflow_account_cannot_read_another_bucket(host):
-    minio = other(host, "birtha-minio")
+    minio = other_host(host, "birtha-minio")
     assert minio.run("mc mb --ignore-existing birtha/security-other").rc == 0
     assert minio.run("echo not-for-mlflow | mc pipe birtha/security-other/secret.txt").rc == 0
     denied = probe(host, "s3_read", "https://birtha-minio:9000", "security-other")
@@ -128,7 +124,7 @@ def test_monitoring_and_backup_roles_have_least_privilege(run_playbook):
     ],
 )
 def test_secret_files_on_hosts_are_0600_and_owned_by_their_service(host, server, path, owner):
-    found = other(host, server).file(path)
+    found = other_host(host, server).file(path)
     assert found.exists, path
     assert found.mode == 0o600, f"{path} is {oct(found.mode)}"
     assert found.user == owner, f"{path} belongs to {found.user}"

@@ -150,3 +150,24 @@ def test_without_a_store_tier_the_plan_falls_back_to_minio_and_labels_the_store_
     plan = troubleshoot_plan(health_report(results, GROUPS, tiers), "mlflow_unavailable")
     assert any(line.startswith("SeaweedFS service on s3: PROBLEM") for line in plan["findings"]), plan["findings"]
     assert plan["actions"]["restart_store"]
+
+
+def test_the_proxy_comes_last_in_dependency_order():
+    groups = {**GROUPS, "mlflow_proxy": ["lb"]}
+    results = healthy_results()
+    results["lb"] = host("proxy", check("proxy", "servers", "fail"))
+    results["app"] = host("mlflow", check("mlflow", "health", "fail"))
+    tier_groups = {
+        "postgres": "mlflow_db",
+        "minio": "mlflow_artifacts",
+        "mlflow": "mlflow_tracking",
+        "proxy": "mlflow_proxy",
+    }
+    report = health_report(results, groups, dict(reversed(tier_groups.items())))
+    assert [c["tier"] for c in report["failed"]] == ["mlflow", "proxy"]
+    assert [line.split()[1] for line in report["summary"] if line.startswith(("OK", "FAIL"))] == [
+        "postgres",
+        "minio",
+        "mlflow",
+        "proxy",
+    ]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import threading
+from collections.abc import Iterator
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.health_checks import (
     api_check,
     artifact_check,
     endpoint_check,
+    proxy_checks,
     seaweedfs_checks,
+    server_states,
+    servers_check,
 )
-from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import FAIL, OK, SKIP
+from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import FAIL, OK, SKIP, WARN
 from ansible_collections.birtha.mlflow.tests.unit.plugins.module_utils.loopback import serve
 
 
@@ -110,3 +116,83 @@ def test_seaweedfs_checks_each_server_and_says_what_a_failing_one_means():
     ]
     assert "answered 503" in checks[2].detail and "no leader" in checks[2].detail
     assert all(c.tier == "seaweedfs" for c in checks)
+
+
+# HAProxy 2.6's `show stat` header and rows, cut after the status column (the 18th); the reader takes that column.
+STAT_HEADER = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status"
+
+
+def stat_row(proxy: str, server: str, status: str) -> str:
+    return ",".join([proxy, server] + ["0"] * 15 + [status])
+
+
+@contextlib.contextmanager
+def stats_socket(tmp_path, text: str) -> Iterator[tuple[str, list[bytes]]]:
+    """A unix socket that answers one command per connection, as HAProxy's admin socket does; records commands."""
+    path, seen = str(tmp_path / "admin.sock"), []
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def answer() -> None:
+        conn, _address = server.accept()
+        with conn:
+            seen.append(conn.recv(1024))
+            conn.sendall(text.encode())
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield path, seen
+    finally:
+        thread.join(5)
+        server.close()
+
+
+def proxy_params(url: str, socket_path: str) -> dict[str, object]:
+    return params(service=None, url=url, stats_socket=socket_path, backend="mlflow")
+
+
+def test_the_proxy_tier_reads_each_server_through_the_admin_socket_and_warns_naming_one_out(tmp_path):
+    stats = "\n".join(
+        [
+            STAT_HEADER,
+            stat_row("mlflow", "FRONTEND", "OPEN"),
+            stat_row("mlflow", "app1", "UP"),
+            stat_row("mlflow", "app2", "MAINT"),
+            stat_row("mlflow", "BACKEND", "UP"),
+            stat_row("stats", "app9", "DOWN"),
+        ]
+    )
+    with serve([(200, b"OK")]) as server, stats_socket(tmp_path, stats) as (path, seen):
+        checks, unit = proxy_checks(RunningUnit(), proxy_params(server.url, path))
+        asked = server.seen[0]["path"]
+    assert (unit, asked, seen) == ("haproxy", "/health", [b"show stat\n"])
+    assert [(c.tier, c.check, c.status) for c in checks] == [
+        ("proxy", "service", OK),
+        ("proxy", "health", OK),
+        ("proxy", "servers", WARN),
+    ]
+    # Another backend's server is not one of MLflow's.
+    assert checks[2].data["servers"] == {"app1": "UP", "app2": "MAINT"}
+    assert "1 of 2" in checks[2].detail and "app2 MAINT" in checks[2].detail
+    assert "rolling_restart.yml" in checks[2].fix
+
+
+def test_the_proxy_tier_fails_when_no_server_is_up_or_the_socket_does_not_answer(tmp_path):
+    stats = "\n".join([STAT_HEADER, stat_row("mlflow", "app1", "DOWN"), stat_row("mlflow", "app2", "UP 1/2")])
+    with serve([(503, b"No server is available")]) as server, stats_socket(tmp_path, stats) as (path, _seen):
+        checks, _unit = proxy_checks(RunningUnit(), proxy_params(server.url, path))
+    assert [(c.check, c.status) for c in checks] == [("service", OK), ("health", FAIL), ("servers", FAIL)]
+    assert "no MLflow server takes requests" in checks[2].detail and "app2 UP 1/2" in checks[2].detail
+    with serve([(200, b"OK")]) as server:
+        checks, _unit = proxy_checks(RunningUnit(), proxy_params(server.url, str(tmp_path / "missing.sock")))
+    assert checks[2].status == FAIL and "missing.sock does not answer" in checks[2].detail
+
+
+def test_every_server_up_is_ok_and_a_backend_without_servers_fails():
+    stats = "\n".join([STAT_HEADER, stat_row("mlflow", "app1", "UP"), stat_row("mlflow", "app2", "UP")])
+    passed = servers_check(server_states(stats, "mlflow"), "mlflow")
+    assert (passed.status, passed.detail) == (OK, "all 2 MLflow servers are UP: app1, app2")
+    empty = servers_check(server_states(stats, "other"), "other")
+    assert empty.status == FAIL and "no servers in backend other" in empty.detail

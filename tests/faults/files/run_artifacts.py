@@ -1,0 +1,69 @@
+"""Runs with one artifact each, written or read back through MLflow on its own host; prints JSON.
+
+    run_artifacts.py write COUNT      logs COUNT runs, each with an artifact of its own size: {run_id: sha256}
+    run_artifacts.py read RUN_ID...   downloads each run's artifact through MLflow: {run_id: sha256}
+
+Run with MLflow's own Python. The admin's login comes from the host's basic_auth.ini (root only), never from the
+command line.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+import os
+import sys
+import tempfile
+
+AUTH_FILE = "/etc/mlflow/basic_auth.ini"
+NAME = "model.bin"
+
+
+def login() -> None:
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(AUTH_FILE)
+    os.environ["MLFLOW_TRACKING_USERNAME"] = config["mlflow"]["admin_username"]
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = config["mlflow"]["admin_password"]
+
+
+def write(count: int) -> dict[str, str]:
+    import mlflow
+
+    experiment = mlflow.set_experiment(f"store-migration-{os.urandom(4).hex()}")
+    written = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for index in range(count):
+            # Sizes from a few bytes to several MiB, so the copy meets both small and multi-chunk objects.
+            data = os.urandom(37 * 4**index % (6 * 1024 * 1024) + index)
+            path = os.path.join(scratch, NAME)
+            with open(path, "wb") as handle:
+                handle.write(data)
+            with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
+                mlflow.log_artifact(path)
+            written[run.info.run_id] = hashlib.sha256(data).hexdigest()
+    return written
+
+
+def read(run_ids: list[str]) -> dict[str, str]:
+    import mlflow
+
+    found = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for run_id in run_ids:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=NAME, dst_path=scratch)
+            with open(path, "rb") as handle:
+                found[run_id] = hashlib.sha256(handle.read()).hexdigest()
+    return found
+
+
+def main() -> None:
+    os.environ.setdefault("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    login()
+    action = sys.argv[1]
+    result = write(int(sys.argv[2])) if action == "write" else read(sys.argv[2:])
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
