@@ -143,11 +143,12 @@ verified:
   returned: always
   type: int
 missing:
-  description: Source objects the target does not hold (O(compare_only=true)).
+  description:
+    - Source objects the target does not hold, once compared (O(compare_only=true); with O(verify=true) any fails).
   returned: always
   type: int
 different:
-  description: Source objects the target holds with other bytes (O(compare_only=true)).
+  description: Source objects the target holds with other bytes, once compared.
   returned: always
   type: int
 mismatched_keys:
@@ -183,7 +184,11 @@ MAX_WORKERS = 10  # botocore's default connection pool per client
 MULTIPART_BYTES = 4 * 1024**3  # below S3's 5 GiB single-request limit
 PART_BYTES = 64 * 1024 * 1024
 
-EQUAL, MISSING, DIFFERENT, VANISHED = "equal", "missing", "different", "vanished"
+# A compared object's state.
+EQUAL = "equal"
+MISSING = "missing"  # not on the target
+DIFFERENT = "different"
+VANISHED = "vanished"  # deleted from the source since the listing
 
 
 class CopyMismatch(Exception):
@@ -247,11 +252,16 @@ def is_current(head: dict[str, Any] | None, size: int, source_etag: str) -> bool
     )
 
 
+def no_such_key(error: Exception) -> bool:
+    """A missing object, not a missing bucket: a bucket gone mid-copy must fail the task, not vanish each object."""
+    return is_missing(error) and str(error.response["Error"].get("Code")) != "NoSuchBucket"  # type: ignore[attr-defined]
+
+
 def head_or_none(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
         return client.head_object(Bucket=bucket, Key=key)
     except Exception as error:
-        if is_missing(error):
+        if no_such_key(error):
             return None
         raise
 
@@ -261,7 +271,7 @@ def sha256_or_none(client: Any, bucket: str, key: str) -> str | None:
     try:
         return object_digest(client, bucket, key)[0]
     except Exception as error:
-        if is_missing(error):
+        if no_such_key(error):
             return None
         raise
 
@@ -283,7 +293,7 @@ def copy_one(source: Any, target: Any, source_bucket: str, bucket: str, key: str
     try:
         answer = source.get_object(Bucket=source_bucket, Key=key)
     except Exception as error:
-        if is_missing(error):
+        if no_such_key(error):
             return False
         raise
     spooled, sha256, size = spool(answer["Body"])

@@ -16,6 +16,8 @@ import configparser
 import hashlib
 import json
 import os
+import re
+import subprocess
 import sys
 import tempfile
 
@@ -61,6 +63,13 @@ def read(run_ids: list[str]) -> dict[str, str]:
     return found
 
 
+def artifacts_destination() -> tuple[str, str]:
+    """The bucket and key prefix MLflow's unit serves artifacts from (--artifacts-destination s3://bucket/prefix)."""
+    unit = subprocess.run(["systemctl", "cat", "mlflow"], check=True, capture_output=True, text=True).stdout
+    bucket, _, prefix = re.search(r"--artifacts-destination s3://(\S+)", unit).group(1).partition("/")
+    return bucket, prefix.strip("/")
+
+
 def store_object(run_id: str) -> tuple[object, str, str]:
     """The S3 client MLflow's environment describes, and the bucket and key of a run's artifact."""
     from urllib.parse import urlparse
@@ -78,8 +87,11 @@ def store_object(run_id: str) -> tuple[object, str, str]:
         region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"),
         verify=env.get("AWS_CA_BUNDLE") or None,
     )
-    location = urlparse(mlflow.get_run(run_id).info.artifact_uri)
-    return client, location.netloc, f"{location.path.strip('/')}/{NAME}"
+    # The server proxies artifacts: a run's URI is mlflow-artifacts:/<experiment>/<run>/artifacts, under the
+    # destination's bucket and prefix.
+    bucket, prefix = artifacts_destination()
+    path = urlparse(mlflow.get_run(run_id).info.artifact_uri).path.strip("/")
+    return client, bucket, "/".join(part for part in (prefix, path, NAME) if part)
 
 
 def drop(run_ids: list[str]) -> dict[str, bool]:
