@@ -66,8 +66,8 @@ def read(run_ids: list[str]) -> dict[str, str]:
 def artifacts_destination() -> tuple[str, str]:
     """The bucket and key prefix MLflow's unit serves artifacts from (--artifacts-destination s3://bucket/prefix)."""
     unit = subprocess.run(["systemctl", "cat", "mlflow"], check=True, capture_output=True, text=True).stdout
-    bucket, _, prefix = re.search(r"--artifacts-destination s3://(\S+)", unit).group(1).partition("/")
-    return bucket, prefix.strip("/")
+    bucket, separator, prefix = re.search(r"--artifacts-destination s3://(\S+)", unit).group(1).partition("/")
+    return bucket, prefix.strip("/") if separator else ""
 
 
 def store_object(run_id: str) -> tuple[object, str, str]:
