@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PLAYBOOKS = REPO_ROOT / "playbooks"
 PLATFORM_DATA = REPO_ROOT / "benchmarks" / "playbooks" / "platform_data.yml"
@@ -20,6 +22,31 @@ def credentials_dir(inventory: str | None = None) -> Path:
     path = Path(inventory or os.environ["MOLECULE_INVENTORY_FILE"]).resolve()
     inventory_dir = path if path.is_dir() else path.parent
     return inventory_dir.parent / ".credentials" / inventory_dir.name
+
+
+def inventory_listing(inventory: str) -> dict[str, Any]:
+    """What ansible-inventory --list says of an inventory: its groups and each host's variables."""
+    listing = subprocess.run(
+        ["ansible-inventory", "-i", inventory, "--list"], check=True, capture_output=True, text=True
+    )
+    return json.loads(listing.stdout)
+
+
+def connection_vars(listing: dict[str, Any], host: str) -> dict[str, Any]:
+    """How the scenario's inventory reaches a host (its ansible_* variables)."""
+    return {k: v for k, v in listing["_meta"]["hostvars"][host].items() if k.startswith("ansible_")}
+
+
+def derived_inventory(
+    inventory: str, directory: Path, hosts: dict[str, dict[str, Any]], groups: dict[str, list[str]]
+) -> tuple[str, str]:
+    """An inventory of these hosts (name: variables) and groups, with the scenario inventory's group_vars; its file
+    and the platform_credentials_dir the scenario's inventory uses (the platform's generated secrets stay there)."""
+    children = {group: {"hosts": {member: {} for member in members}} for group, members in groups.items()}
+    (directory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts, "children": children}}))
+    source = Path(inventory)
+    (directory / "group_vars").symlink_to((source if source.is_dir() else source.parent) / "group_vars")
+    return str(directory / "hosts.yml"), str(credentials_dir(inventory))
 
 
 @dataclass
@@ -66,10 +93,7 @@ def platform_data(run_playbook: Any, *args: str | int) -> Any:
 
 def tracking_uri_from_controller(inventory: str) -> str:
     """The first tracking host's MLflow URL as the controller reaches it (container address, or loopback)."""
-    listing = subprocess.run(
-        ["ansible-inventory", "-i", inventory, "--list"], check=True, capture_output=True, text=True
-    ).stdout
-    data = json.loads(listing)
+    data = inventory_listing(inventory)
     host = data["mlflow_tracking"]["hosts"][0]
     hostvars = data["_meta"]["hostvars"].get(host, {})
     port = hostvars.get("platform_mlflow_port", 5000)

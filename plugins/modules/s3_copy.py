@@ -18,8 +18,13 @@ description:
     task, naming the key.
   - An object the target already holds with the same size, the sha256 recorded and the source's current ETag is not
     copied again, so a second run copies only what changed in between (and nothing at all on an unchanged source).
-  - Objects only the target holds are counted and left alone.
-  - With O(verify=true) every object is then read on both sides and compared by sha256, copied or not.
+  - Objects only the target holds are counted and left alone. An object deleted from the source after the listing
+    is counted in RV(vanished), neither copied nor compared.
+  - With O(verify=true) every object is then read on both sides and compared by sha256, copied or not; a difference
+    fails the task.
+  - With O(compare_only=true) nothing is written at all; every object is compared and the differences are returned.
+    That is the only safe call once an application writes to the target, since a copy would overwrite its newer
+    objects with the source's older ones.
 extends_documentation_fragment:
   - birtha.mlflow.s3
   - birtha.mlflow.mlflow.attributes
@@ -45,16 +50,23 @@ options:
     elements: str
     default: []
   verify:
-    description: After copying, read every object on both sides and compare their sha256.
+    description: After copying, read every object on both sides and compare their sha256; a difference fails.
+    type: bool
+    default: false
+  compare_only:
+    description:
+      - Copy nothing. Read every source object on both sides, compare their sha256 and return RV(missing),
+        RV(different) and RV(mismatched_keys) without failing. Never reports a change.
     type: bool
     default: false
   workers:
-    description: Objects copied (or compared) at the same time.
+    description: Objects copied (or compared) at the same time, 1 to 10 (each S3 client keeps 10 connections).
     type: int
     default: 4
 notes:
   - O(ca_bundle) and O(validate_certs) apply to both stores (one platform, one CA).
   - An object is held in memory up to 64 MiB, beyond that in a temporary file, between its read and its write.
+  - Objects of 4 GiB and more are written in 64 MiB parts (S3 takes at most 5 GiB in one request).
 attributes:
   check_mode:
     support: full
@@ -78,6 +90,18 @@ EXAMPLES = r"""
     exclude_prefixes: [birtha-health/]
     verify: true
   register: copied
+
+- name: Once MLflow writes to SeaweedFS, only compare (never copy over its newer artifacts)
+  birtha.mlflow.s3_copy:
+    source_endpoint_url: https://minio1.example.com:9000
+    source_access_key: birtha-root
+    source_secret_key: "{{ vault_minio_root_password }}"
+    endpoint_url: https://s3-1.example.com:9000
+    access_key: birtha-root
+    secret_key: "{{ vault_minio_root_password }}"
+    bucket: mlflow-artifacts
+    compare_only: true
+  register: compared
 """
 
 RETURN = r"""
@@ -90,7 +114,7 @@ bytes:
   returned: always
   type: int
 copied:
-  description: Objects copied (or that would be, in check mode).
+  description: Objects copied (or that would be, in check mode). Always 0 with O(compare_only=true).
   returned: always
   type: int
 copied_bytes:
@@ -103,27 +127,52 @@ copied_keys:
   type: list
   elements: str
 unchanged:
-  description: Objects the target already held with the same bytes.
+  description: Objects not copied because the target already held a checked copy of the source's current version.
   returned: always
   type: int
 target_only:
   description: Objects only the target holds (left alone).
   returned: always
   type: int
-verified:
-  description: Objects read on both sides and found equal (O(verify=true)).
+vanished:
+  description: Objects deleted from the source between its listing and their copy or compare.
   returned: always
   type: int
+verified:
+  description: Objects read on both sides and found equal (O(verify=true) or O(compare_only=true)).
+  returned: always
+  type: int
+missing:
+  description:
+    - Source objects the target does not hold, once compared (O(compare_only=true); with O(verify=true) any fails).
+  returned: always
+  type: int
+different:
+  description: Source objects the target holds with other bytes, once compared.
+  returned: always
+  type: int
+mismatched_keys:
+  description: The first 100 keys that are missing or different.
+  returned: always
+  type: list
+  elements: str
 """
 
 import hashlib
 import tempfile
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import S3Module, list_objects, new_s3_client
+from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
+    S3Module,
+    is_missing,
+    list_objects,
+    new_s3_client,
+    object_digest,
+)
 from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_verify
 
 SHA_METADATA = "sha256"
@@ -131,6 +180,15 @@ ETAG_METADATA = "source-etag"
 SPOOL_BYTES = 64 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
 SAMPLE = 100
+MAX_WORKERS = 10  # botocore's default connection pool per client
+MULTIPART_BYTES = 4 * 1024**3  # below S3's 5 GiB single-request limit
+PART_BYTES = 64 * 1024 * 1024
+
+# A compared object's state.
+EQUAL = "equal"
+MISSING = "missing"  # not on the target
+DIFFERENT = "different"
+VANISHED = "vanished"  # deleted from the source since the listing
 
 
 class CopyMismatch(Exception):
@@ -146,7 +204,11 @@ class Tally:
     copied_keys: list[str] = field(default_factory=list)
     unchanged: int = 0
     target_only: int = 0
+    vanished: int = 0
     verified: int = 0
+    missing: int = 0
+    different: int = 0
+    mismatched_keys: list[str] = field(default_factory=list)
 
 
 def argument_spec() -> dict[str, Any]:
@@ -157,8 +219,17 @@ def argument_spec() -> dict[str, Any]:
         "source_bucket": {"type": "str"},
         "exclude_prefixes": {"type": "list", "elements": "str", "default": []},
         "verify": {"type": "bool", "default": False},
+        "compare_only": {"type": "bool", "default": False},
         "workers": {"type": "int", "default": 4},
     }
+
+
+def transfer_config() -> Any:
+    """Parts written one after another: objects already run in parallel, within the client's connections."""
+    # Imported here: S3Module reports a missing boto3 with the way to install it, before any call.
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=MULTIPART_BYTES, multipart_chunksize=PART_BYTES, use_threads=False)
 
 
 def etag(value: str | None) -> str:
@@ -181,11 +252,26 @@ def is_current(head: dict[str, Any] | None, size: int, source_etag: str) -> bool
     )
 
 
+def no_such_key(error: Exception) -> bool:
+    """A missing object, not a missing bucket: a bucket gone mid-copy must fail the task, not vanish each object."""
+    return is_missing(error) and str(error.response["Error"].get("Code")) != "NoSuchBucket"  # type: ignore[attr-defined]
+
+
 def head_or_none(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
         return client.head_object(Bucket=bucket, Key=key)
-    except client.exceptions.ClientError as error:
-        if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+    except Exception as error:
+        if no_such_key(error):
+            return None
+        raise
+
+
+def sha256_or_none(client: Any, bucket: str, key: str) -> str | None:
+    """An object's sha256 as read, or None when there is no such object (deleted since a listing, too)."""
+    try:
+        return object_digest(client, bucket, key)[0]
+    except Exception as error:
+        if no_such_key(error):
             return None
         raise
 
@@ -202,43 +288,49 @@ def spool(body: Any) -> tuple[IO[bytes], str, int]:
     return spooled, digest.hexdigest(), size
 
 
-def object_sha256(client: Any, bucket: str, key: str) -> str:
-    body = client.get_object(Bucket=bucket, Key=key)["Body"]
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: body.read(CHUNK_BYTES), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def copy_one(source: Any, target: Any, source_bucket: str, bucket: str, item: dict[str, Any]) -> bool:
-    """Copy one object and read it back; False when it was deleted from the source since the listing."""
-    key = item["Key"]
+def copy_one(source: Any, target: Any, source_bucket: str, bucket: str, key: str) -> bool:
+    """Copy one object as it is now and read it back; False when it was deleted from the source since the listing."""
     try:
         answer = source.get_object(Bucket=source_bucket, Key=key)
-    except source.exceptions.NoSuchKey:
-        return False
+    except Exception as error:
+        if no_such_key(error):
+            return False
+        raise
     spooled, sha256, size = spool(answer["Body"])
     with spooled:
-        if size != int(item["Size"]):
-            raise CopyMismatch(f"{key}: the source listed {item['Size']} bytes but gave {size} (changed meanwhile?)")
-        target.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=spooled,
-            ContentLength=size,
-            ContentType=answer.get("ContentType") or "binary/octet-stream",
-            Metadata={SHA_METADATA: sha256, ETAG_METADATA: etag(item.get("ETag"))},
+        if size != int(answer.get("ContentLength", size)):
+            raise CopyMismatch(f"{key}: the source announced {answer['ContentLength']} bytes but gave {size}")
+        # The ETag of the version read (not the listing's): the next run recopies only if the source changes again.
+        target.upload_fileobj(
+            spooled,
+            bucket,
+            key,
+            ExtraArgs={
+                "ContentType": answer.get("ContentType") or "binary/octet-stream",
+                "Metadata": {SHA_METADATA: sha256, ETAG_METADATA: etag(answer.get("ETag"))},
+            },
+            Config=transfer_config(),
         )
-    written = object_sha256(target, bucket, key)
+    written = sha256_or_none(target, bucket, key)
     if written != sha256:
         raise CopyMismatch(f"{key}: read back from the target with sha256 {written}, expected {sha256}")
     return True
 
 
-def compare_one(source: Any, target: Any, source_bucket: str, bucket: str, key: str) -> None:
-    theirs, ours = object_sha256(source, source_bucket, key), object_sha256(target, bucket, key)
-    if theirs != ours:
-        raise CopyMismatch(f"{key}: sha256 {ours} on the target, {theirs} on the source")
+def compare_one(source: Any, target: Any, source_bucket: str, bucket: str, key: str) -> str:
+    """EQUAL, MISSING (on the target), DIFFERENT, or VANISHED (deleted from the source since the listing)."""
+    theirs = sha256_or_none(source, source_bucket, key)
+    if theirs is None:
+        return VANISHED
+    ours = sha256_or_none(target, bucket, key)
+    if ours is None:
+        return MISSING
+    return EQUAL if ours == theirs else DIFFERENT
+
+
+def parallel(workers: int, work: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(work, items))
 
 
 def plan(target: Any, bucket: str, items: list[dict[str, Any]], workers: int) -> list[dict[str, Any]]:
@@ -248,9 +340,39 @@ def plan(target: Any, bucket: str, items: list[dict[str, Any]], workers: int) ->
         head = head_or_none(target, bucket, item["Key"])
         return not is_current(head, int(item["Size"]), etag(item.get("ETag")))
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        flags = list(pool.map(stale, items))
+    flags = parallel(workers, stale, items)
     return [item for item, copy in zip(items, flags, strict=True) if copy]
+
+
+def copy_all(module: S3Module, source: Any, target: Any, items: list[dict[str, Any]], tally: Tally) -> list[str]:
+    """Copy what the target lacks (or count it, in check mode); the keys still on the source afterwards."""
+    params = module.params
+    bucket, source_bucket = params["bucket"], params["source_bucket"] or params["bucket"]
+    todo = plan(target, bucket, items, params["workers"])
+    tally.unchanged = tally.objects - len(todo)
+    gone: set[str] = set()
+    if not module.check_mode:
+        done = parallel(
+            params["workers"], lambda item: copy_one(source, target, source_bucket, bucket, item["Key"]), todo
+        )
+        gone = {item["Key"] for item, copied in zip(todo, done, strict=True) if not copied}
+        todo = [item for item in todo if item["Key"] not in gone]
+    tally.vanished = len(gone)
+    tally.copied, tally.copied_bytes = len(todo), sum(int(item["Size"]) for item in todo)
+    tally.copied_keys = [item["Key"] for item in todo[:SAMPLE]]
+    return [item["Key"] for item in items if item["Key"] not in gone]
+
+
+def compare_all(module: S3Module, source: Any, target: Any, keys: list[str], tally: Tally) -> None:
+    params = module.params
+    bucket, source_bucket = params["bucket"], params["source_bucket"] or params["bucket"]
+    states = parallel(params["workers"], lambda key: compare_one(source, target, source_bucket, bucket, key), keys)
+    tally.vanished += states.count(VANISHED)
+    tally.verified = states.count(EQUAL)
+    tally.missing, tally.different = states.count(MISSING), states.count(DIFFERENT)
+    tally.mismatched_keys = [key for key, state in zip(keys, states, strict=True) if state in (MISSING, DIFFERENT)][
+        :SAMPLE
+    ]
 
 
 def run_copy(module: S3Module, source: Any, target: Any) -> Tally:
@@ -265,29 +387,28 @@ def run_copy(module: S3Module, source: Any, target: Any) -> Tally:
         for item in list_objects(target, bucket)
         if item["Key"] not in source_keys and not excluded(item["Key"], excludes)
     )
-    todo = plan(target, bucket, items, params["workers"])
-    tally.unchanged = tally.objects - len(todo)
-    if not module.check_mode:
-        with ThreadPoolExecutor(max_workers=max(1, params["workers"])) as pool:
-            done = list(pool.map(lambda item: copy_one(source, target, source_bucket, bucket, item), todo))
-        # An object deleted from the source since the listing is neither copied nor compared.
-        vanished = {item["Key"] for item, copied in zip(todo, done, strict=True) if not copied}
-        todo = [item for item in todo if item["Key"] not in vanished]
-        items = [item for item in items if item["Key"] not in vanished]
-    tally.copied, tally.copied_bytes = len(todo), sum(int(item["Size"]) for item in todo)
-    tally.copied_keys = [item["Key"] for item in todo[:SAMPLE]]
+    if params["compare_only"]:
+        compare_all(module, source, target, [item["Key"] for item in items], tally)
+        return tally
+    keys = copy_all(module, source, target, items, tally)
     if params["verify"] and not module.check_mode:
-        with ThreadPoolExecutor(max_workers=max(1, params["workers"])) as pool:
-            list(pool.map(lambda item: compare_one(source, target, source_bucket, bucket, item["Key"]), items))
-        tally.verified = len(items)
+        compare_all(module, source, target, keys, tally)
+        if tally.mismatched_keys:
+            raise CopyMismatch(
+                f"{tally.missing} objects missing and {tally.different} different on the target after the copy: "
+                + ", ".join(tally.mismatched_keys[:10])
+            )
     return tally
 
 
 def main() -> None:
     module = S3Module(argument_spec(), supports_check_mode=True)
     params = module.params
-    if params["workers"] < 1:
-        module.fail_json(msg=f"workers is {params['workers']}; it must be 1 or more.")
+    if not 1 <= params["workers"] <= MAX_WORKERS:
+        module.fail_json(
+            msg=f"workers is {params['workers']}; it must be 1 to {MAX_WORKERS} (each S3 client keeps "
+            f"{MAX_WORKERS} connections)."
+        )
     source = new_s3_client(
         params["source_endpoint_url"],
         params["source_access_key"],

@@ -4,21 +4,12 @@ service is not installed. Each is a line of the report, the run exits non-zero, 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from runbook_harness import PLAYBOOKS
+from runbook_harness import PLAYBOOKS, connection_vars, derived_inventory, inventory_listing
 
 GHOST = "birtha-ghost-host"
-
-
-def inventory_listing(inventory: str) -> dict:
-    listing = subprocess.run(
-        ["ansible-inventory", "-i", inventory, "--list"], check=True, capture_output=True, text=True
-    )
-    return json.loads(listing.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -30,36 +21,19 @@ def bad_inventory(inventory: str, tmp_path_factory) -> tuple[Path, dict[str, str
     if not bare:
         pytest.skip("needs a host with nothing installed (group bare_hosts): the faults scenario has one")
     platform = listing["mlflow_tracking"]["hosts"][0]
-    hostvars = listing["_meta"]["hostvars"]
-
-    def connection(host: str) -> dict[str, str]:
-        return {k: v for k, v in hostvars[host].items() if k.startswith("ansible_")}
-
-    directory = tmp_path_factory.mktemp("bad-inventory")
-    (directory / "hosts.yml").write_text(
-        yaml.safe_dump(
-            {
-                "all": {
-                    "hosts": {
-                        platform: connection(platform),
-                        bare[0]: connection(bare[0]),
-                        GHOST: {**connection(platform), "ansible_host": GHOST},
-                    },
-                    "children": {
-                        "mlflow_db": {"hosts": {platform: {}, GHOST: {}}},
-                        "mlflow_tracking": {"hosts": {platform: {}, bare[0]: {}}},
-                    },
-                }
-            }
-        )
+    connection = {host: connection_vars(listing, host) for host in (platform, bare[0])}
+    hosts, credentials = derived_inventory(
+        inventory,
+        tmp_path_factory.mktemp("bad-inventory"),
+        {
+            platform: connection[platform],
+            bare[0]: connection[bare[0]],
+            GHOST: {**connection[platform], "ansible_host": GHOST},
+        },
+        {"mlflow_db": [platform, GHOST], "mlflow_tracking": [platform, bare[0]]},
     )
-    source = Path(inventory)
-    source_dir = source if source.is_dir() else source.parent
-    (directory / "group_vars").symlink_to(source_dir / "group_vars")
-    # The platform's generated secrets stay where the real inventory keeps them.
-    credentials = source_dir.parent / ".credentials" / source_dir.name
-    return directory / "hosts.yml", {
-        "platform_credentials_dir": str(credentials),
+    return Path(hosts), {
+        "platform_credentials_dir": credentials,
         "bare": bare[0],
         "platform": platform,
     }

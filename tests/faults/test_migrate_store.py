@@ -2,17 +2,17 @@
 scenario's MinIO platform with runs and artifacts: SeaweedFS on a host of its own (birtha-faults-sw). Refused
 without the confirmation and by validate.yml before it; --check copies and switches nothing; run, every artifact
 comes back through MLflow with the same sha256, MinIO still runs with every object; a second run copies and changes
-nothing; retiring stops MinIO and keeps its data. Runs last in the scenario (it leaves the platform on SeaweedFS)."""
+nothing, even after MLflow deleted an artifact on SeaweedFS (it is not brought back, only reported); retiring stops
+MinIO and keeps its data, and retiring again changes nothing. Runs last in the scenario (it leaves the platform on
+SeaweedFS)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from runbook_harness import PLAYBOOKS, other_host
+from runbook_harness import PLAYBOOKS, connection_vars, derived_inventory, inventory_listing, other_host
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "files" / "run_artifacts.py"
@@ -27,43 +27,21 @@ testinfra_hosts = [f"ansible://{PLATFORM}"]
 @pytest.fixture(scope="module")
 def migration(inventory: str, tmp_path_factory) -> tuple[str, dict[str, str]]:
     """The inventory after the move: SeaweedFS on the target host, MinIO's host in mlflow_artifacts_source."""
-    listing = json.loads(
-        subprocess.run(
-            ["ansible-inventory", "-i", inventory, "--list"], check=True, capture_output=True, text=True
-        ).stdout
-    )
-    hostvars = listing["_meta"]["hostvars"]
-    if TARGET not in hostvars:
+    listing = inventory_listing(inventory)
+    if TARGET not in listing["_meta"]["hostvars"]:
         pytest.skip(f"needs the faults scenario's spare host {TARGET}")
-
-    def connection(name: str) -> dict[str, str]:
-        return {k: v for k, v in hostvars[name].items() if k.startswith("ansible_")}
-
-    directory = tmp_path_factory.mktemp("migration-inventory")
-    (directory / "hosts.yml").write_text(
-        yaml.safe_dump(
-            {
-                "all": {
-                    "hosts": {PLATFORM: connection(PLATFORM), TARGET: connection(TARGET)},
-                    "children": {
-                        "mlflow_db": {"hosts": {PLATFORM: {}}},
-                        "mlflow_tracking": {"hosts": {PLATFORM: {}}},
-                        "mlflow_artifacts": {"hosts": {TARGET: {}}},
-                        "mlflow_artifacts_source": {"hosts": {PLATFORM: {}}},
-                    },
-                }
-            }
-        )
+    path, credentials = derived_inventory(
+        inventory,
+        tmp_path_factory.mktemp("migration-inventory"),
+        {name: connection_vars(listing, name) for name in (PLATFORM, TARGET)},
+        {
+            "mlflow_db": [PLATFORM],
+            "mlflow_tracking": [PLATFORM],
+            "mlflow_artifacts": [TARGET],
+            "mlflow_artifacts_source": [PLATFORM],
+        },
     )
-    source = Path(inventory)
-    source_dir = source if source.is_dir() else source.parent
-    (directory / "group_vars").symlink_to(source_dir / "group_vars")
-    # The platform's generated secrets stay where the real inventory keeps them.
-    credentials = source_dir.parent / ".credentials" / source_dir.name
-    return str(directory / "hosts.yml"), {
-        "platform_credentials_dir": str(credentials),
-        "platform_artifact_store": "seaweedfs",
-    }
+    return path, {"platform_credentials_dir": credentials, "platform_artifact_store": "seaweedfs"}
 
 
 def run_artifacts(host, *args: str) -> dict[str, str]:
@@ -89,6 +67,13 @@ def test_the_artifacts_move_to_seaweedfs_checked_and_minio_keeps_them_until_reti
 
     unconfirmed = run_playbook(playbook, extravars, other_inventory=path)
     assert unconfirmed.rc != 0 and "migrate_artifact_store_confirm=true" in unconfirmed.stdout
+    too_many = run_playbook(
+        playbook,
+        {**extravars, "migrate_artifact_store_confirm": True, "migrate_artifact_store_workers": 11},
+        other_inventory=path,
+    )
+    assert too_many.rc != 0 and "migrate_artifact_store_workers is 11" in too_many.stdout
+    assert too_many.changed() == 0
     # Any other playbook would point MLflow at the new, empty store: validate.yml, platform_up.yml's first step, stops.
     refused = run_playbook(PLAYBOOKS / "validate.yml", extravars, other_inventory=path)
     assert refused.rc != 0 and "Move them first" in refused.stdout, refused.stdout[-3000:]
@@ -100,6 +85,7 @@ def test_the_artifacts_move_to_seaweedfs_checked_and_minio_keeps_them_until_reti
     # --check neither stops MLflow nor moves it, nor installs SeaweedFS.
     assert (mlflow_endpoint(host), main_pid(host)) == (before, pid)
     assert target.file("/usr/local/bin/weed").exists == had_weed
+    assert checked.stat("birtha_migration")["mlflow_stopped_seconds"] == 0
 
     confirmed = {**extravars, "migrate_artifact_store_confirm": True}
     moved = run_playbook(playbook, confirmed, other_inventory=path)
@@ -108,22 +94,36 @@ def test_the_artifacts_move_to_seaweedfs_checked_and_minio_keeps_them_until_reti
     print(f"\n[store migration] {report}")
     assert report["switched"] is True
     assert int(report["objects"]) >= RUNS and int(report["verified"]) == int(report["objects"])
-    assert int(report["copied_first_pass"]) >= RUNS
+    assert int(report["copied_first_pass"]) >= RUNS and int(report["copied_final_pass"]) == 0
+    assert (int(report["missing_on_target"]), int(report["different_on_target"])) == (0, 0)
+    assert int(report["mlflow_stopped_seconds"]) > 0
     assert TARGET in mlflow_endpoint(host)
     assert run_artifacts(host, "read", *written) == written
     assert host.service("minio").is_running
+    # The controller's client environment names the new store too.
+    client_env = Path(extravars["platform_credentials_dir"], "client.env").read_text()
+    assert TARGET in next(line for line in client_env.splitlines() if line.startswith("MLFLOW_S3_ENDPOINT_URL="))
 
+    # Since the switch MLflow owns SeaweedFS: what it deletes there (retention, a purge) must stay deleted.
+    dropped, kept = next(iter(written)), dict(list(written.items())[1:])
+    run_artifacts(host, "drop", dropped)
     again = run_playbook(playbook, confirmed, other_inventory=path)
     assert again.rc == 0, again.stdout[-5000:]
     assert again.changed() == 0, again.stdout[-5000:]
-    assert (again.stat("birtha_migration")["copied_first_pass"], again.stat("birtha_migration")["switched"]) == (
-        0,
-        False,
-    )
+    second = again.stat("birtha_migration")
+    assert (second["copied_first_pass"], second["switched"]) == (0, False)
+    assert int(second["missing_on_target"]) == 1 and dropped in again.stdout
+    assert run_artifacts(host, "exists", dropped) == {dropped: False}
 
     retired = run_playbook(playbook, {**confirmed, "migrate_artifact_store_retire_source": True}, other_inventory=path)
     assert retired.rc == 0, retired.stdout[-5000:]
     minio = host.service("minio")
     assert not minio.is_running and not minio.is_enabled
     assert host.file("/var/lib/minio/data").is_directory
-    assert run_artifacts(host, "read", *written) == written
+    assert run_artifacts(host, "read", *kept) == kept
+
+    # Retiring again finds MinIO stopped: nothing to compare, nothing changes.
+    retired_again = run_playbook(
+        playbook, {**confirmed, "migrate_artifact_store_retire_source": True}, other_inventory=path
+    )
+    assert retired_again.rc == 0 and retired_again.changed() == 0, retired_again.stdout[-5000:]

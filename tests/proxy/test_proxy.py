@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from runbook_harness import PLAYBOOKS, other_host
 
+from ansible_collections.birtha.mlflow.plugins.module_utils.health_checks import server_states as parse_states
+
 HERE = Path(__file__).resolve().parent
 LOAD = HERE / "files" / "proxy_load.py"
 LOAD_ON_HOST = "/root/proxy_load.py"
@@ -46,8 +48,7 @@ def admin(proxy, command: str) -> str:
 
 def server_states(proxy) -> dict[str, str]:
     """Each tracking server's state in the proxy's backend, read through the admin socket."""
-    rows = [line.split(",") for line in admin(proxy, "show stat").splitlines() if line.startswith("mlflow,")]
-    return {row[1]: row[17] for row in rows if row[1] not in ("FRONTEND", "BACKEND")}
+    return parse_states(admin(proxy, "show stat"), "mlflow")
 
 
 def wait_state(proxy, server: str, wanted, seconds: int) -> dict[str, str]:
