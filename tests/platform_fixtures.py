@@ -62,7 +62,11 @@ def test_id() -> str:
 @pytest.fixture(scope="session")
 def run_playbook(inventory: str, tmp_path_factory: pytest.TempPathFactory):
     def run(
-        playbook: Path, extravars: dict[str, Any] | None = None, check: bool = False, other_inventory: str | None = None
+        playbook: Path,
+        extravars: dict[str, Any] | None = None,
+        check: bool = False,
+        other_inventory: str | None = None,
+        limit: str | None = None,
     ) -> PlaybookResult:
         private = tmp_path_factory.mktemp("runner")
         runner = ansible_runner.run(
@@ -71,6 +75,7 @@ def run_playbook(inventory: str, tmp_path_factory: pytest.TempPathFactory):
             inventory=other_inventory or inventory,
             extravars=extravars or {},
             cmdline="--check" if check else None,
+            limit=limit,
             quiet=True,
             envvars={
                 "ANSIBLE_NOCOLOR": "1",

@@ -74,6 +74,10 @@ def test_the_artifacts_move_to_seaweedfs_checked_and_minio_keeps_them_until_reti
     )
     assert too_many.rc != 0 and "migrate_artifact_store_workers is 11" in too_many.stdout
     assert too_many.changed() == 0
+    limited = run_playbook(
+        playbook, {**extravars, "migrate_artifact_store_confirm": True}, other_inventory=path, limit=TARGET
+    )
+    assert limited.rc != 0 and "without --limit" in limited.stdout and limited.changed() == 0
     # Any other playbook would point MLflow at the new, empty store: validate.yml, platform_up.yml's first step, stops.
     refused = run_playbook(PLAYBOOKS / "validate.yml", extravars, other_inventory=path)
     assert refused.rc != 0 and "Move them first" in refused.stdout, refused.stdout[-3000:]
