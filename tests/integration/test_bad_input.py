@@ -196,3 +196,45 @@ def test_checksum_that_matches_is_accepted(inventory, base_vars, fake_binaries, 
     digest = hashlib.sha256((fake_binaries / "minio").read_bytes()).hexdigest()
     result = run_validate(inventory, {**base_vars, "minio_server_binary_sha256": digest}, tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def with_db_hosts(inventory: Path, tmp_path: Path, count: int) -> Path:
+    """The inventory with `count` names for this machine in mlflow_db (the first is the real one)."""
+    hosts = json.loads((inventory / "hosts.yml").read_text())
+    for number in range(1, count):
+        hosts["all"]["hosts"][f"db-twin{number}"] = hosts["all"]["hosts"]["localhost"]
+        hosts["all"]["children"]["mlflow_db"]["hosts"][f"db-twin{number}"] = {}
+    copy = tmp_path / f"db{count}"
+    shutil.copytree(inventory, copy)
+    (copy / "hosts.yml").write_text(json.dumps(hosts))
+    return copy
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_an_even_number_of_database_hosts_is_refused(inventory, base_vars, tmp_path, count):
+    result = run_validate(with_db_hosts(inventory, tmp_path, count), base_vars, tmp_path)
+    assert result.returncode != 0
+    said = result.stdout
+    assert f"mlflow_db has {count} hosts" in said and "needs a majority" in said, said[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"platform_db_ha": True}, "platform_db_ha is"),
+        ({"platform_db_synchronous": True}, "platform_db_synchronous is true"),
+    ],
+    ids=["ha-by-hand", "synchronous-without-standbys"],
+)
+def test_a_database_mode_the_inventory_cannot_have_is_refused(inventory, base_vars, tmp_path, overrides, named):
+    result = run_validate(inventory, {**base_vars, **overrides}, tmp_path)
+    assert result.returncode != 0
+    assert named in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def test_three_database_hosts_are_refused_until_patroni_is_built(inventory, base_vars, tmp_path):
+    result = run_validate(with_db_hosts(inventory, tmp_path, 3), base_vars, tmp_path)
+    assert result.returncode != 0
+    assert "Patroni high availability is not built yet" in result.stdout, result.stdout[-3000:]
