@@ -234,7 +234,29 @@ def test_a_database_mode_the_inventory_cannot_have_is_refused(inventory, base_va
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
 
 
-def test_three_database_hosts_are_refused_until_patroni_is_built(inventory, base_vars, tmp_path):
-    result = run_validate(with_db_hosts(inventory, tmp_path, 3), base_vars, tmp_path)
+def test_high_availability_with_tls_is_refused_in_this_version(inventory, base_vars, tmp_path):
+    result = run_validate(with_db_hosts(inventory, tmp_path, 3), {**base_vars, "platform_tls": True}, tmp_path)
     assert result.returncode != 0
-    assert "Patroni high availability is not built yet" in result.stdout, result.stdout[-3000:]
+    assert "does not encrypt Patroni's REST API" in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def test_three_database_hosts_pass(inventory, base_vars, tmp_path):
+    result = run_validate(with_db_hosts(inventory, tmp_path, 3), base_vars, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"platform_db_superuser_password": "tooshort"}, "postgres_server_superuser_password is missing, shorter"),
+        ({"platform_db_patroni_api_password": "postgres"}, "postgres_server_patroni_api_password is missing, shorter"),
+    ],
+    ids=["short-superuser-password", "well-known-api-password"],
+)
+def test_high_availability_with_a_weak_patroni_password_is_refused(inventory, base_vars, tmp_path, overrides, named):
+    result = run_validate(with_db_hosts(inventory, tmp_path, 3), {**base_vars, **overrides}, tmp_path)
+    assert result.returncode != 0
+    assert named in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
