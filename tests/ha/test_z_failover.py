@@ -33,9 +33,9 @@ def test_the_primarys_host_lost_under_writes_loses_no_acknowledged_write(members
     result = load.finish()
     kept = set(map(int, sql(members[new[0]], f"select id from ha_probe where note = '{load.run}'")))
     lost = sorted(set(result["acked"]) - kept)
+    back_at = time.monotonic()
     started = podman("start", old)
     assert started.returncode == 0, started.stderr
-    back_at = time.monotonic()
     wait_for(
         f"{old} streaming again",
         lambda: any(

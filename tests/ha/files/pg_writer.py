@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Inserts one row at a time into mlflow_db.ha_probe through libpq's multi-host connection until a stop file appears,
 reconnecting after every error, and records which inserts PostgreSQL acknowledged (their commit returned).
 
