@@ -48,7 +48,7 @@ unit: deps
 	pytest -q -n auto tests/integration
 
 molecule: deps
-	@scripts/molecule.sh "postgres seaweedfs" "default backup_restore" "security faults"
+	@scripts/molecule.sh "ha seaweedfs" "default backup_restore postgres" "security faults"
 
 # The built tarball as Galaxy's import checks it (galaxy-importer, in a virtualenv of its own).
 importer: deps
@@ -57,11 +57,12 @@ importer: deps
 # Everything that needs no container host.
 static: lint sanity unit importer
 
-# Three lanes side by side, balanced by their measured length (about 50 min each on 2 cores): the static checks,
-# PostgreSQL alone and the platform on SeaweedFS with the runbook's store playbooks; the MinIO platform and backups
-# across hosts; the hardened platform and its faults. A failure anywhere fails the run; every lane still finishes.
+# Three lanes side by side, balanced by their measured length (about an hour each on 2 cores): the static checks,
+# the database cluster (Patroni) and the platform on SeaweedFS with the runbook's store playbooks; the MinIO platform,
+# backups across hosts and PostgreSQL alone; the hardened platform and its faults. A failure anywhere fails the run;
+# every lane still finishes.
 test: deps
-	@scripts/molecule.sh "make:static postgres seaweedfs" "default backup_restore" "security faults"
+	@scripts/molecule.sh "make:static ha seaweedfs" "default backup_restore postgres" "security faults"
 
 # Side-by-side measurements against the runbook's procedures on the sandbox (make platform-up first); not a test.
 bench:

@@ -241,9 +241,45 @@ def artifact_check(base: str, params: dict[str, Any], check_mode: bool) -> Check
     )
 
 
-def tls_parameters(query: str) -> dict[str, str]:
-    """The libpq TLS settings in a database URI's query string."""
-    return {key: value for key, value in parse_qsl(query) if key in ("sslmode", "sslrootcert")}
+# The libpq settings of MLflow's URIs a check connects with, as MLflow does: TLS verification and, with several
+# servers, which one will do.
+LIBPQ_QUERY_SETTINGS = ("sslmode", "sslrootcert", "target_session_attrs")
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """host and port of one `host=h:port` entry of a multi-host URI (5432 when it names no port)."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit():
+        return address, 5432
+    return host.strip("[]"), int(port)
+
+
+def libpq_params(uri: str) -> dict[str, str]:
+    """psycopg2.connect() keywords of an SQLAlchemy PostgreSQL URI, the multi-host form included.
+
+    One server is `postgresql+psycopg2://user:pw@host:port/db`; several are `...@/db?host=h1:p1&host=h2:p2`, which
+    libpq takes as comma-separated host and port lists. Raises ValueError on an invalid port.
+    """
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query)
+    servers = [split_host_port(value) for key, value in query if key == "host"]
+    if not servers:
+        servers = [(parts.hostname or "", parts.port or 5432)]
+    params = {
+        "host": ",".join(host for host, _port in servers),
+        "port": ",".join(str(port) for _host, port in servers),
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "dbname": parts.path.lstrip("/"),
+    }
+    params.update((key, value) for key, value in query if key in LIBPQ_QUERY_SETTINGS)
+    return params
+
+
+def database_target(params: dict[str, str]) -> str:
+    """host:port[,host:port...]/db, to name a database in a report without its credentials."""
+    pairs = zip(params["host"].split(","), params["port"].split(","), strict=True)
+    return ",".join(f"{host}:{port}" for host, port in pairs) + f"/{params['dbname']}"
 
 
 def database_uri_check(name: str, uri: str, source: str, timeout: int) -> Check:
@@ -252,23 +288,15 @@ def database_uri_check(name: str, uri: str, source: str, timeout: int) -> Check:
         import psycopg2
     except ImportError:
         return Check("mlflow", name, SKIP, "psycopg2 is not available to this Python (use MLflow's virtualenv)")
-    parts = urlsplit(uri)
     try:
-        port = parts.port or 5432
+        params = libpq_params(uri)
     except ValueError:
         return Check("mlflow", name, FAIL, f"the database URI in {source} has an invalid port", FIX_DATABASE)
-    target = f"{parts.hostname}:{port}/{parts.path.lstrip('/')}"
+    target = database_target(params)
     try:
-        connection = psycopg2.connect(
-            host=parts.hostname,
-            port=port,
-            user=unquote(parts.username or ""),
-            password=unquote(parts.password or ""),
-            dbname=parts.path.lstrip("/"),
-            connect_timeout=timeout,
-            # sslmode and sslrootcert, as MLflow connects (TLS: verify-full against the platform CA).
-            **tls_parameters(parts.query),
-        )
+        # The check's timeout per server, as libpq applies connect_timeout to each in turn.
+        connection = psycopg2.connect(connect_timeout=timeout, **params)
+        server = f"{connection.info.host}:{connection.info.port}"
         connection.close()
     except psycopg2.OperationalError as error:
         message = one_line(str(error))
@@ -279,9 +307,10 @@ def database_uri_check(name: str, uri: str, source: str, timeout: int) -> Check:
             cause = "unreachable"
             detail = f"MLflow's database {target} (from {source}) cannot be reached: {message}"
         return Check("mlflow", name, FAIL, detail, FIX_DATABASE, {"target": target, "cause": cause})
-    return Check(
-        "mlflow", name, OK, f"PostgreSQL accepts the credentials in {source} ({target})", "", {"target": target}
-    )
+    detail = f"PostgreSQL accepts the credentials in {source} ({target})"
+    if "," in params["host"]:
+        detail += f"; {server} answered"
+    return Check("mlflow", name, OK, detail, "", {"target": target, "server": server})
 
 
 def s3_credentials_check(env: dict[str, str], source: str, bucket: str | None, timeout: int) -> Check:

@@ -50,6 +50,7 @@ RUNBOOK_PROCEDURES = {
     "vertical scaling": "scale_vertical.yml",
     "rolling restart": "rolling_restart.yml",
     "artifact store migration": "migrate_artifact_store.yml",
+    "database switchover": "switchover.yml",
 }
 
 # What Ansible's `bool` filter reads as true: an answer that confirms.

@@ -196,3 +196,67 @@ def test_checksum_that_matches_is_accepted(inventory, base_vars, fake_binaries, 
     digest = hashlib.sha256((fake_binaries / "minio").read_bytes()).hexdigest()
     result = run_validate(inventory, {**base_vars, "minio_server_binary_sha256": digest}, tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def with_db_hosts(inventory: Path, tmp_path: Path, count: int) -> Path:
+    """The inventory with `count` names for this machine in mlflow_db (the first is the real one)."""
+    hosts = json.loads((inventory / "hosts.yml").read_text())
+    for number in range(1, count):
+        hosts["all"]["hosts"][f"db-twin{number}"] = hosts["all"]["hosts"]["localhost"]
+        hosts["all"]["children"]["mlflow_db"]["hosts"][f"db-twin{number}"] = {}
+    copy = tmp_path / f"db{count}"
+    shutil.copytree(inventory, copy)
+    (copy / "hosts.yml").write_text(json.dumps(hosts))
+    return copy
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_an_even_number_of_database_hosts_is_refused(inventory, base_vars, tmp_path, count):
+    result = run_validate(with_db_hosts(inventory, tmp_path, count), base_vars, tmp_path)
+    assert result.returncode != 0
+    said = result.stdout
+    assert f"mlflow_db has {count} hosts" in said and "needs a majority" in said, said[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"platform_db_ha": True}, "platform_db_ha is"),
+        ({"platform_db_synchronous": True}, "platform_db_synchronous is true"),
+    ],
+    ids=["ha-by-hand", "synchronous-without-standbys"],
+)
+def test_a_database_mode_the_inventory_cannot_have_is_refused(inventory, base_vars, tmp_path, overrides, named):
+    result = run_validate(inventory, {**base_vars, **overrides}, tmp_path)
+    assert result.returncode != 0
+    assert named in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def test_high_availability_with_tls_is_refused_in_this_version(inventory, base_vars, tmp_path):
+    result = run_validate(with_db_hosts(inventory, tmp_path, 3), {**base_vars, "platform_tls": True}, tmp_path)
+    assert result.returncode != 0
+    assert "does not encrypt Patroni's REST API" in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def test_three_database_hosts_pass(inventory, base_vars, tmp_path):
+    result = run_validate(with_db_hosts(inventory, tmp_path, 3), base_vars, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"platform_db_superuser_password": "tooshort"}, "postgres_server_superuser_password is missing, shorter"),
+        ({"platform_db_patroni_api_password": "postgres"}, "postgres_server_patroni_api_password is missing, shorter"),
+    ],
+    ids=["short-superuser-password", "well-known-api-password"],
+)
+def test_high_availability_with_a_weak_patroni_password_is_refused(inventory, base_vars, tmp_path, overrides, named):
+    result = run_validate(with_db_hosts(inventory, tmp_path, 3), {**base_vars, **overrides}, tmp_path)
+    assert result.returncode != 0
+    assert named in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]

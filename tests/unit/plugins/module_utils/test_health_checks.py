@@ -8,10 +8,15 @@ import socket
 import threading
 from collections.abc import Iterator
 
+import psycopg2.extensions
+import pytest
+
 from ansible_collections.birtha.mlflow.plugins.module_utils.health_checks import (
     api_check,
     artifact_check,
+    database_uri_check,
     endpoint_check,
+    libpq_params,
     proxy_checks,
     seaweedfs_checks,
     server_states,
@@ -196,3 +201,44 @@ def test_every_server_up_is_ok_and_a_backend_without_servers_fails():
     assert (passed.status, passed.detail) == (OK, "all 2 MLflow servers are UP: app1, app2")
     empty = servers_check(server_states(stats, "other"), "other")
     assert empty.status == FAIL and "no servers in backend other" in empty.detail
+
+
+def test_a_single_server_uri_gives_its_host_and_port():
+    uri = "postgresql+psycopg2://mlflow:p%40ss%2Fw@127.0.0.1:5433/mlflow_db?sslmode=verify-full&sslrootcert=/ca.crt"
+    assert libpq_params(uri) == {
+        "host": "127.0.0.1",
+        "port": "5433",
+        "user": "mlflow",
+        "password": "p@ss/w",
+        "dbname": "mlflow_db",
+        "sslmode": "verify-full",
+        "sslrootcert": "/ca.crt",
+    }
+
+
+def test_a_multi_host_uri_gives_libpqs_host_and_port_lists():
+    uri = (
+        "postgresql+psycopg2://mlflow:pw@/mlflow_db?host=10.0.0.1:5432&host=db2:6432&host=db3"
+        "&target_session_attrs=read-write&connect_timeout=3"
+    )
+    params = libpq_params(uri)
+    assert (params["host"], params["port"]) == ("10.0.0.1,db2,db3", "5432,6432,5432")
+    assert params["target_session_attrs"] == "read-write"
+    # The check's own timeout applies, not the URI's.
+    assert "connect_timeout" not in params
+    # libpq's own parser accepts every keyword.
+    assert "target_session_attrs=read-write" in psycopg2.extensions.make_dsn(**params)
+
+
+def test_an_invalid_port_is_an_error():
+    with pytest.raises(ValueError):
+        libpq_params("postgresql+psycopg2://mlflow:pw@db:notaport/mlflow_db")
+
+
+def test_no_server_of_several_answering_names_them_all():
+    first, second = free_port(), free_port()
+    uri = f"postgresql+psycopg2://mlflow:Zq9-s3cret@/mlflow_db?host=127.0.0.1:{first}&host=127.0.0.1:{second}"
+    check = database_uri_check("db_credentials", uri, "mlflow.env", 2)
+    assert check.status == FAIL and check.data["cause"] == "unreachable"
+    assert check.data["target"] == f"127.0.0.1:{first},127.0.0.1:{second}/mlflow_db"
+    assert "Zq9-s3cret" not in check.detail

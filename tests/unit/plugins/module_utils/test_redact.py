@@ -31,6 +31,10 @@ def test_short_and_empty_values_are_ignored():
             "postgresql+psycopg2://mlflow:pw123456@db:5432/mlflow_db",
             f"postgresql+psycopg2://mlflow:{MASK}@db:5432/mlflow_db",
         ),
+        (
+            "postgresql+psycopg2://mlflow:pw123456@/mlflow_db?host=db1:5432&host=db2:5432",
+            f"postgresql+psycopg2://mlflow:{MASK}@/mlflow_db?host=db1:5432&host=db2:5432",
+        ),
         ("MINIO_ROOT_PASSWORD=abcdefgh1", f"MINIO_ROOT_PASSWORD={MASK}"),
         ("Authorization: Basic YWRtaW46cGFzcw==", f"Authorization: Basic {MASK}"),
     ],
