@@ -6,6 +6,7 @@ platform_health."""
 from __future__ import annotations
 
 import configparser
+import json
 import shutil
 import socket
 import uuid
@@ -112,6 +113,72 @@ def connections_check(module: AnsibleModule, cluster: dict[str, Any], params: di
     return Check("postgres", "connections", OK, detail, "", data)
 
 
+def json_answer(answer: Answer) -> Any:
+    """The JSON body of an answer; None when there is none or it is not JSON."""
+    try:
+        return json.loads(answer.body) if answer.answered and answer.body else None
+    except ValueError:
+        return None
+
+
+def etcd_check(url: str, params: dict[str, Any]) -> Check:
+    """etcd's /health on this member: true once it sees a leader, which Patroni needs to keep or take the lock."""
+    answer = request("GET", f"{url.rstrip('/')}/health", anonymous(params))
+    health = json_answer(answer)
+    if isinstance(health, dict) and health.get("health") == "true":
+        return Check("postgres", "etcd", OK, "etcd on this host has a majority", "")
+    silent = f"no answer ({one_line(answer.reason)})"
+    said = (answer_text(answer) or f"health {health!r}") if answer.answered else silent
+    detail = f"etcd on this host has no majority ({said}): Patroni can neither keep nor take the leader lock"
+    return Check("postgres", "etcd", FAIL, detail, FIX_DATABASE, {"http_status": answer.status})
+
+
+def member_text(member: dict[str, Any]) -> str:
+    """One member as the report names it: name (role, state, lag)."""
+    lag = member.get("lag")
+    lag_text = f", lag {lag} bytes" if isinstance(lag, int) else (f", lag {lag}" if lag is not None else "")
+    return f"{member.get('name')} ({member.get('role')}, {member.get('state')}{lag_text})"
+
+
+def patroni_cluster_check(view: dict[str, Any], max_lag: int) -> Check:
+    """Patroni's view of the cluster: one leader, every member running, no standby further behind than max_lag."""
+    members = view.get("members") or []
+    leaders = [m for m in members if m.get("role") == "leader"]
+    data = {
+        "leader": leaders[0].get("name") if len(leaders) == 1 else None,
+        "members": [{key: m.get(key) for key in ("name", "role", "state", "lag")} for m in members],
+    }
+    listed = ", ".join(member_text(m) for m in members) or "none"
+    if len(leaders) != 1:
+        detail = f"the cluster has no leader: writes fail until Patroni elects one (members: {listed})"
+        return Check("postgres", "patroni", FAIL, detail, FIX_DATABASE, data)
+    down = [m for m in members if m.get("state") not in ("running", "streaming")]
+    behind = [m for m in members if isinstance(m.get("lag"), int) and m["lag"] > max_lag]
+    unknown = [m for m in members if m.get("role") != "leader" and not isinstance(m.get("lag"), int)]
+    if down or behind or unknown:
+        problems = [f"{member_text(m)} is not running" for m in down]
+        problems += [f"{member_text(m)} is more than {max_lag} bytes behind" for m in behind]
+        problems += [f"{member_text(m)} reports no lag" for m in unknown if m not in down]
+        detail = f"{data['leader']} leads; " + "; ".join(problems) + ": a failover may have no candidate"
+        return Check("postgres", "patroni", WARN, detail, FIX_DATABASE, data)
+    others = ", ".join(member_text(m) for m in members if m is not leaders[0]) or "no standby"
+    return Check("postgres", "patroni", OK, f"{data['leader']} leads; {others}", "", data)
+
+
+def patroni_checks(params: dict[str, Any]) -> list[Check]:
+    """Under Patroni: this member's etcd, and the cluster as this member's Patroni reports it."""
+    checks = [etcd_check(params["etcd_url"], params)] if params["etcd_url"] else []
+    url = f"{params['patroni_url'].rstrip('/')}/cluster"
+    answer = request("GET", url, anonymous(params))
+    view = json_answer(answer)
+    if answer.status != 200 or not isinstance(view, dict):
+        said = f"answered {answer.status}" if answer.answered else f"does not answer ({one_line(answer.reason)})"
+        checks.append(Check("postgres", "patroni", FAIL, f"Patroni on this host {said} ({url})", FIX_DATABASE))
+        return checks
+    checks.append(patroni_cluster_check(view, params["max_lag_bytes"]))
+    return checks
+
+
 def postgres_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list[Check], str]:
     clusters = discover_clusters(module)
     if clusters is None:
@@ -124,9 +191,13 @@ def postgres_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list
         found = ", ".join(f"{c['version']}/{c['name']} on {c['port']}" for c in clusters) or "none"
         detail = f"no PostgreSQL cluster listens on port {params['port']} (clusters: {found})"
         return [Check("postgres", "service", FAIL, detail, FIX_DATABASE)], ""
-    unit = params["service"] or f"postgresql@{cluster['version']}-{cluster['name']}"
+    # Under Patroni, Patroni runs PostgreSQL: its unit is the service (postgresql@ stays stopped).
+    manager = "patroni" if params["patroni_url"] else "postgresql"
+    unit = params["service"] or f"{manager}@{cluster['version']}-{cluster['name']}"
     state = unit_state(module.run_command, unit)
     checks = [service_check("postgres", state, FIX_DATABASE)]
+    if params["patroni_url"]:
+        checks += patroni_checks(params)
     rc, out, err = module.run_command(["pg_isready", "-p", str(params["port"]), "-t", str(params["timeout"])])
     answering = rc == 0
     # rc 1 is "rejecting connections" (starting up or recovering), 2 "no response", 3 "no attempt".

@@ -90,6 +90,35 @@ class ConnectionUsage:
         return cls(by_state=by_state, max_connections=int(data["max_connections"]))
 
 
+# Streaming replication as this server sees it: whether it is a standby, and on a primary each standby with how far
+# its replay is behind this server's WAL (bytes). A standby reports how far its own replay trails what it received.
+REPLICATION_SQL = (
+    "SELECT json_build_object('in_recovery', pg_is_in_recovery(), "
+    "'replay_behind_bytes', CASE WHEN pg_is_in_recovery() "
+    "THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) END, "
+    "'standbys', CASE WHEN pg_is_in_recovery() THEN '[]'::json ELSE (SELECT coalesce(json_agg(json_build_object("
+    "'name', application_name, 'state', state, 'sync_state', sync_state, "
+    "'lag_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)) ORDER BY application_name), '[]') "
+    "FROM pg_stat_replication) END)"
+)
+
+
+def replication_state(cursor: Any) -> dict[str, Any]:
+    """REPLICATION_SQL's answer, with the byte counts as integers (None where unknown)."""
+    cursor.execute(REPLICATION_SQL)
+    value = cursor.fetchone()[0]
+    data = json.loads(value) if isinstance(value, str) else value
+    behind = data.get("replay_behind_bytes")
+    return {
+        "in_recovery": bool(data["in_recovery"]),
+        "replay_behind_bytes": int(behind) if behind is not None else None,
+        "standbys": [
+            {**standby, "lag_bytes": int(standby["lag_bytes"]) if standby.get("lag_bytes") is not None else None}
+            for standby in data.get("standbys") or []
+        ],
+    }
+
+
 def connection_usage(cursor: Any) -> ConnectionUsage:
     cursor.execute(CONNECTION_USAGE_SQL)
     return ConnectionUsage.from_json(cursor.fetchone()[0])

@@ -83,6 +83,20 @@ FAMILIES: list[tuple[str, str, Callable[[dict[str, Any]], Samples]]] = [
         lambda m: [({}, m["connections"]["max"])] if "connections" in m else [],
     ),
     (
+        "postgres_in_recovery",
+        "Whether this PostgreSQL is a standby (1) or a primary (0).",
+        lambda m: [({}, m["replication"]["in_recovery"])] if "replication" in m else [],
+    ),
+    (
+        "replication_lag_bytes",
+        "How far a standby's replay is behind this primary's WAL (pg_stat_replication), by standby.",
+        lambda m: [
+            ({"standby": s["name"], "sync_state": s["sync_state"]}, s["lag_bytes"])
+            for s in m.get("replication", {}).get("standbys", [])
+            if s.get("lag_bytes") is not None
+        ],
+    ),
+    (
         "experiments",
         "MLflow experiments by lifecycle stage.",
         lambda m: lifecycle_samples(m, "experiments"),

@@ -14,7 +14,9 @@ description:
     (V(ok), V(warn), V(fail) or V(skip)) with a plain-words detail and, for a failure, the playbook that fixes it.
   - O(tier=postgres) finds the cluster listening on O(port) with C(pg_lsclusters), checks its systemd unit,
     C(pg_isready), C(SELECT 1) in O(database) (through C(psql) as the cluster's owner, the runbook's own client),
-    connections against C(max_connections), and free disk space of the data directory.
+    connections against C(max_connections), and free disk space of the data directory. Under Patroni
+    (O(patroni_url)) the unit is Patroni's, and it also checks etcd's majority and the cluster - one leader, every
+    member running, no standby far behind.
   - O(tier=minio) checks the C(minio) unit, C(/minio/health/live), C(/minio/health/ready) and, with
     O(cluster=true), C(/minio/health/cluster) (write quorum of a distributed setup).
   - O(tier=seaweedfs) checks the C(seaweedfs) unit, the S3 gateway's C(/healthz) at O(url), and the servers inside
@@ -41,8 +43,25 @@ options:
   service:
     description:
       - systemd unit of the tier. Defaults to the cluster unit C(postgresql@<version>-<name>) found by
-        C(pg_lsclusters), C(minio), C(seaweedfs), C(mlflow), or C(haproxy).
+        C(pg_lsclusters) (C(patroni@<version>-<name>) with O(patroni_url)), C(minio), C(seaweedfs), C(mlflow), or
+        C(haproxy).
     type: str
+  patroni_url:
+    description:
+      - Patroni's REST API on this host, when Patroni runs PostgreSQL (O(tier=postgres), high availability). Adds the
+        check C(patroni) - the cluster has one leader (fail otherwise), every member runs and no standby is more than
+        O(max_lag_bytes) behind (warn otherwise) - and C(etcd) with O(etcd_url).
+    type: str
+    version_added: 0.7.0
+  etcd_url:
+    description: etcd's client URL on this host (O(patroni_url)); its C(/health) must say it has a majority.
+    type: str
+    version_added: 0.7.0
+  max_lag_bytes:
+    description: Warn when a standby is further behind the leader than this (O(patroni_url)).
+    type: int
+    default: 1048576
+    version_added: 0.7.0
   port:
     description: PostgreSQL's port (O(tier=postgres)).
     type: int
@@ -217,8 +236,8 @@ checks:
       description: The tier.
       type: str
     check:
-      description: Name of the check (service, pg_isready, select_1, connections, live, ready, cluster, master,
-        volume, filer, health,
+      description: Name of the check (service, patroni, etcd, pg_isready, select_1, connections, live, ready, cluster,
+        master, volume, filer, health,
         api, artifacts, db_credentials, auth_db_credentials, s3_credentials, disk <path>).
       type: str
     status:
@@ -260,6 +279,9 @@ def argument_spec() -> dict[str, Any]:
     return {
         "tier": {"type": "str", "required": True, "choices": ["postgres", "minio", "seaweedfs", "mlflow", "proxy"]},
         "service": {"type": "str"},
+        "patroni_url": {"type": "str"},
+        "etcd_url": {"type": "str"},
+        "max_lag_bytes": {"type": "int", "default": 1048576},
         "port": {"type": "int", "default": 5432},
         "database": {"type": "str", "default": "mlflow_db"},
         "url": {"type": "str"},

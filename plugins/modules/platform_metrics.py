@@ -17,7 +17,9 @@ description:
     database (C(pg_database_size)), the O(top_tables) largest tables of MLflow's database (indexes and TOAST
     included, with the planner's row estimate), client connections by state against C(max_connections), and
     MLflow's counts by SQL from its tracking database (O(mlflow_database)) - experiments and runs by lifecycle
-    stage, registered models, model versions (MLflow's internally deleted versions left out, as its API does).
+    stage, registered models, model versions (MLflow's internally deleted versions left out, as its API does),
+    and streaming replication - whether the server is a standby, and on a primary how far each standby's replay is
+    behind (bytes).
     The server's C(data_directory) is added to O(data_dirs).
   - V(minio) (run as root) asks MinIO through C(mc) for each bucket's size and object count, the runbook's
     C(mc du). C(mc) reads the alias O(mc_alias) with its credentials from root's mc configuration
@@ -236,6 +238,14 @@ metrics:
       type: list
       elements: dict
       sample: [{schema: public, table: metrics, total_bytes: 98304, table_bytes: 8192, rows_estimate: 120}]
+    replication:
+      description:
+        - Streaming replication (V(postgres)) - C(in_recovery) (a standby), on a standby C(replay_behind_bytes), on a
+          primary C(standbys) with C(name), C(state), C(sync_state) and C(lag_bytes) each.
+      type: dict
+      sample: {in_recovery: false, replay_behind_bytes: null, standbys: [{name: db2, state: streaming,
+        sync_state: sync, lag_bytes: 0}]}
+      version_added: 0.7.0
     connections:
       description: Client connections (V(postgres)).
       type: dict
@@ -287,6 +297,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.pg_stats import (
     database_sizes,
     largest_tables,
     mlflow_counts,
+    replication_state,
     server_setting,
 )
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import disk_usage
@@ -365,6 +376,7 @@ def measure_server(cursor: Any) -> dict[str, Any]:
             "used_percent": usage.percent,
         },
         "data_directory": server_setting(cursor, "data_directory"),
+        "replication": replication_state(cursor),
     }
 
 
@@ -398,6 +410,7 @@ def measure_postgres(params: dict[str, Any], metrics: dict[str, Any]) -> list[st
     metrics["up"]["postgresql"] = True
     metrics["databases"] = server["databases"]
     metrics["connections"] = server["connections"]
+    metrics["replication"] = server["replication"]
     database = params["mlflow_database"]
     if database not in server["databases"]:
         add_problem(metrics, "mlflow_database", f"MLflow's database {database} does not exist on this server")

@@ -66,6 +66,13 @@ options:
     type: list
     elements: str
     default: []
+  deployed_elsewhere:
+    description:
+      - The caller found the platform deployed on another of its hosts (a database cluster's other member). Counts
+        as deployed - a rebuilt state host of a running cluster must not get new secrets - and RV(deployed) says so.
+    type: bool
+    default: false
+    version_added: 0.7.0
   write:
     description: Write supplied and generated values the platform does not keep yet. V(false) only reads and checks.
     type: bool
@@ -110,7 +117,7 @@ exists:
   returned: always
   type: bool
 deployed:
-  description: Whether any of O(deployed_paths) exists.
+  description: Whether any of O(deployed_paths) exists, or O(deployed_elsewhere) is set.
   returned: always
   type: bool
 mismatched:
@@ -165,7 +172,7 @@ def run(module: AnsibleModule) -> dict:
     path: str = params["path"]
     exists = os.path.isdir(path)
     kept = read_state(path)
-    deployed = is_deployed(params["deployed_paths"])
+    deployed = params["deployed_elsewhere"] or is_deployed(params["deployed_paths"])
     outcome = plan(
         kept=kept,
         supply={name: str(value) for name, value in params["supply"].items() if value is not None},
@@ -209,6 +216,7 @@ def main() -> None:
             "generate": {"type": "dict", "default": {}},
             "required": {"type": "list", "elements": "str", "default": []},
             "deployed_paths": {"type": "list", "elements": "str", "default": []},
+            "deployed_elsewhere": {"type": "bool", "default": False},
             "write": {"type": "bool", "default": False},
         },
         supports_check_mode=True,

@@ -40,6 +40,15 @@ def cluster(member) -> dict:
     return json.loads(answer.stdout)
 
 
+def synchronous_standby(member) -> str:
+    """The running member Patroni names the synchronous standby, as `member` reports it (waits for one)."""
+    return wait_for(
+        "a synchronous standby",
+        lambda: [m["name"] for m in cluster(member)["members"] if m["role"] == "sync_standby"],
+        60,
+    )[0]
+
+
 def leader_of(view: dict) -> str | None:
     leaders = [m["name"] for m in view["members"] if m["role"] == "leader"]
     return leaders[0] if len(leaders) == 1 else None

@@ -1,13 +1,20 @@
 """The database tier with three mlflow_db hosts (molecule/ha): Patroni keeps one primary and two streaming standbys,
-one of them synchronous (platform_db_synchronous), behind etcd on the same hosts; what the primary commits is on the
-standbys; Patroni's file holds passwords and is 0600; changing the cluster needs the API's login; replication is
-admitted from the members only."""
+one of them synchronous (platform_db_synchronous), behind etcd on the same hosts; etcd refuses anyone without its
+login, and Patroni's etcd user reaches its namespace only; what the primary commits is on the standbys;
+postgres_server_settings hold on every member, and a changed one reaches them all (standbys first when raised, again
+after the primary when lowered); Patroni's file holds passwords and is 0600, and a killed Patroni comes back;
+changing the cluster needs the API's login; replication is admitted from the members only; --check on the running
+cluster changes nothing; a rebuilt first host gets no new secrets, and a changed member list is refused, and so is a
+rebuilt member in a run limited to it."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
-from conftest import MEMBERS, cluster, leader_of, patroni, sql, wait_for
+import yaml
+from conftest import ADDRESSES, MEMBERS, STATE_DIR, cluster, leader_of, patroni, sql, wait_for
+from runbook_harness import PLAYBOOKS, REPO_ROOT
 
 testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
 
@@ -40,12 +47,45 @@ def test_one_primary_and_two_streaming_standbys_one_synchronous(members):
     assert sorted(m["state"] for m in view["members"]) == ["running"] * 3
 
 
-def test_etcd_has_every_member_healthy(members):
-    health = members[MEMBERS[1]].run("ETCDCTL_API=3 etcdctl endpoint health --cluster")
-    assert health.rc == 0, health.stderr
-    # etcdctl reports on stderr.
-    said = health.stdout + health.stderr
-    assert said.count("is healthy") == 3, said
+CONVERGE = REPO_ROOT / "molecule" / "ha" / "converge.yml"
+# base64 of Patroni's namespace in etcd (its leader key and configuration live under it), and of the prefix's end.
+NAMESPACE, NAMESPACE_END = "L2JpcnRoYS1tbGZsb3cv", "L2JpcnRoYS1tbGZsb3cw"
+
+
+def etcd(member, address: str, path: str, body: dict | None = None, token: str = "") -> dict:
+    """etcd's JSON API on a member's address, as anyone on the network would call it (with a token: logged in)."""
+    data = f" -X POST -d {json.dumps(json.dumps(body))}" if body is not None else ""
+    header = f" -H 'Authorization: {token}'" if token else ""
+    answer = member.run(f"curl -s -m 5{data}{header} http://{address}:2379{path}")
+    assert answer.rc == 0, answer.stderr
+    return json.loads(answer.stdout)
+
+
+def test_etcd_has_every_member_healthy_and_refuses_anyone_without_its_login(members):
+    asker = members[MEMBERS[1]]
+    for address in ADDRESSES.values():
+        assert etcd(asker, address, "/health") == {"health": "true"}
+    read = etcd(asker, ADDRESSES[MEMBERS[0]], "/v3/kv/range", {"key": NAMESPACE, "range_end": NAMESPACE_END})
+    assert "user name is empty" in read.get("error", ""), read
+    write = etcd(asker, ADDRESSES[MEMBERS[0]], "/v3/kv/put", {"key": NAMESPACE + "eA==", "value": "eA=="})
+    assert "user name is empty" in write.get("error", ""), write
+    # Patroni itself logs in: the cluster still has its leader.
+    assert leader_of(cluster(members[MEMBERS[0]])) is not None
+
+
+def test_patronis_etcd_user_reaches_its_namespace_only(members):
+    first = members[MEMBERS[0]]
+    login = yaml.safe_load(first.check_output("cat /etc/patroni/15-main.yml"))["etcd3"]
+    assert login["username"] == "patroni"
+    token = etcd(first, "127.0.0.1", "/v3/auth/authenticate", {"name": "patroni", "password": login["password"]})
+    token = token["token"]
+    mine = etcd(first, "127.0.0.1", "/v3/kv/range", {"key": NAMESPACE, "range_end": NAMESPACE_END}, token)
+    assert int(mine.get("count", 0)) > 0, mine
+    # Outside the namespace, and etcd's users: refused (Patroni's file opens neither).
+    outside = etcd(first, "127.0.0.1", "/v3/kv/put", {"key": "L291dHNpZGU=", "value": "eA=="}, token)
+    assert "permission denied" in outside.get("error", ""), outside
+    users = etcd(first, "127.0.0.1", "/v3/auth/user/add", {"name": "intruder", "password": "x" * 20}, token)
+    assert "permission denied" in users.get("error", ""), users
 
 
 def test_a_commit_on_the_primary_is_on_every_standby(members):
@@ -63,15 +103,33 @@ def test_a_commit_on_the_primary_is_on_every_standby(members):
         assert refused.rc != 0 and "read-only transaction" in refused.stderr
 
 
-def test_patronis_file_is_0600_and_a_dead_patroni_comes_back(members):
+def test_the_settings_hold_on_every_member(members):
+    # molecule/ha/converge.yml: max_connections 120 (cluster-wide under Patroni), work_mem 8MB.
+    for name, member in members.items():
+        assert sql(member, "show max_connections", "postgres") == ["120"], name
+        assert sql(member, "show work_mem", "postgres") == ["8MB"], name
+
+
+def test_patronis_file_is_0600_and_a_killed_patroni_comes_back(members):
     for member in members.values():
         config = member.file("/etc/patroni/15-main.yml")
         assert (config.mode, config.user) == (0o600, "postgres")
-        restart = member.run("systemctl show -p Restart --value patroni@15-main").stdout.strip()
-        assert restart == "on-failure"
         assert member.service("patroni@15-main").is_enabled and member.service("etcd").is_enabled
         # No package cluster beside Patroni's, no second Patroni.
         assert not member.file("/etc/patroni/config.yml").exists
+    # A standby's Patroni, killed: systemd starts it again (the role's Restart=on-failure) and it runs its member.
+    name = next(n for n in MEMBERS if patroni(members[n], "/replica") == 200)
+    member = members[name]
+    pid = member.run("systemctl show -p MainPID --value patroni@15-main").stdout.strip()
+    assert member.run("systemctl kill --kill-whom=main -s KILL patroni@15-main").rc == 0
+    wait_for(
+        f"{name}'s Patroni running again under a new process",
+        lambda: (
+            member.run("systemctl show -p MainPID --value patroni@15-main").stdout.strip() not in ("0", pid)
+            and patroni(member, "/replica") == 200
+        ),
+        90,
+    )
 
 
 def test_changing_the_cluster_needs_the_apis_login(members):
@@ -92,3 +150,107 @@ def test_replication_is_admitted_from_the_members_only(members):
     addresses = sorted(line.split("|")[1] for line in rules)
     # Loopback too: Patroni reads its own timeline that way before it promotes.
     assert addresses == ["10.89.210.11", "10.89.210.12", "10.89.210.13", "127.0.0.1", "::1"], rules
+
+
+def started_at(member) -> float:
+    return float(sql(member, "select extract(epoch from pg_postmaster_start_time())", "postgres")[0])
+
+
+def test_a_raised_and_a_lowered_setting_reach_every_member(members, run_playbook):
+    leader = leader_of(cluster(members[MEMBERS[0]]))
+    before = {name: started_at(member) for name, member in members.items()}
+    raised = run_playbook(CONVERGE, {"postgres_server_settings": {"max_connections": 130, "work_mem": "8MB"}})
+    assert raised.rc == 0, raised.stdout[-6000:]
+    # max_connections needs a restart: Patroni restarted every member, and the primary kept its role.
+    for name, member in members.items():
+        assert sql(member, "show max_connections", "postgres") == ["130"], name
+    after = {name: started_at(member) for name, member in members.items()}
+    assert all(after[name] != before[name] for name in members), (before, after)
+    # Standbys first: a standby may not run below its primary's max_connections.
+    assert all(after[name] < after[leader] for name in members if name != leader), after
+    assert leader_of(cluster(members[MEMBERS[0]])) == leader
+    # Back to converge.yml's 120: now the primary goes first, and the standbys follow once it has.
+    lowered = run_playbook(CONVERGE)
+    assert lowered.rc == 0, lowered.stdout[-6000:]
+    for name, member in members.items():
+        assert sql(member, "show max_connections", "postgres") == ["120"], name
+    view = cluster(members[MEMBERS[0]])
+    assert leader_of(view) == leader
+    assert not any(m.get("pending_restart") for m in view["members"]), view
+
+
+# After the settings' changes: nothing left pending or drifting. `members` also keeps this test in file order
+# (testinfra parametrizes the tests that take a host).
+def test_check_mode_on_the_running_cluster_changes_nothing(members, run_playbook):
+    checked = run_playbook(CONVERGE, check=True)
+    assert checked.rc == 0, checked.stdout[-4000:]
+    assert checked.stats.get("changed", {}) == {}, checked.stdout[-6000:]
+
+
+def test_a_rebuilt_first_host_gets_no_new_secrets(members, run_playbook):
+    first = members[MEMBERS[0]]
+    # As a rebuilt host: no kept state, no Patroni file; the other members run on.
+    aside = [(STATE_DIR, STATE_DIR + ".aside"), ("/etc/patroni/15-main.yml", "/root/15-main.yml.aside")]
+    for path, moved in aside:
+        assert first.run(f"mv {path} {moved}").rc == 0
+    try:
+        read = run_playbook(PLAYBOOKS / "platform_state.yml", {"platform_credentials_dir": ""})
+        generated = first.file(STATE_DIR).exists
+    finally:
+        for path, moved in aside:
+            first.run(f"rm -rf {path}; mv {moved} {path}")
+    assert read.rc != 0, read.stdout[-4000:]
+    assert "its database cluster runs on the other mlflow_db hosts" in read.stdout, read.stdout[-4000:]
+    assert "platform_db_etcd_password" in read.stdout
+    assert not generated
+
+
+def test_a_changed_member_list_is_refused(members, run_playbook):
+    grown = [*MEMBERS, "birtha-ha4", "birtha-ha5"]
+    # Even --check stops at the role's input checks, before anything would be changed.
+    refused = run_playbook(CONVERGE, {"postgres_server_ha_hosts": grown}, check=True)
+    assert refused.rc != 0
+    assert "runs with the members" in refused.stdout and "birtha-ha5" in refused.stdout, refused.stdout[-4000:]
+    assert "Nothing was changed" in refused.stdout
+    assert refused.stats.get("changed", {}) == {}
+
+
+def test_a_rebuilt_member_is_refused_even_in_a_run_limited_to_it(members, run_playbook):
+    last = members[MEMBERS[-1]]
+    # As a rebuilt host: etcd's data gone. etcd stopped first (the other two keep the majority).
+    assert last.run("systemctl stop etcd && mv /var/lib/etcd/default/member /root/etcd-member.aside").rc == 0
+    try:
+        refused = run_playbook(CONVERGE, check=True, limit=MEMBERS[-1])
+    finally:
+        restored = last.run("mv /root/etcd-member.aside /var/lib/etcd/default/member && systemctl start etcd")
+    assert restored.rc == 0, restored.stderr
+    # Only the other members' etcd, asked over the network, knows it was a member.
+    assert refused.rc != 0
+    assert f"{MEMBERS[-1]} is rebuilt (its etcd data is gone)" in refused.stdout, refused.stdout[-4000:]
+    assert refused.stats.get("changed", {}) == {}
+    wait_for(
+        "etcd back on the rebuilt member",
+        lambda: '"health":"true"' in last.check_output("curl -s http://127.0.0.1:2379/health"),
+        60,
+    )
+
+
+def test_the_health_check_names_the_leader_and_each_standby(members, run_playbook, tmp_path):
+    leader = leader_of(cluster(members[MEMBERS[0]]))
+    checked = run_playbook(
+        PLAYBOOKS / "health_check.yml",
+        {"platform_health_fail_on_unhealthy": False, "platform_report_dir": str(tmp_path)},
+    )
+    assert checked.rc == 0, checked.stdout[-4000:]
+    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    database = [c for c in report["checks"] if c["tier"] == "postgres"]
+    for name in MEMBERS:
+        mine = {c["check"]: c for c in database if c["host"] == name}
+        # Patroni's unit is the service; the cluster unit postgresql@15-main stays stopped under Patroni.
+        assert mine["service"]["status"] == "ok", mine["service"]
+        assert mine["service"]["data"]["unit"] == "patroni@15-main", mine["service"]
+        assert mine["etcd"]["status"] == "ok", mine["etcd"]
+        assert mine["patroni"]["status"] == "ok", mine["patroni"]
+        assert mine["patroni"]["data"]["leader"] == leader
+        assert mine["patroni"]["detail"].startswith(f"{leader} leads; ")
+        assert sorted(m["name"] for m in mine["patroni"]["data"]["members"]) == MEMBERS

@@ -17,6 +17,8 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.health_checks import
     database_uri_check,
     endpoint_check,
     libpq_params,
+    patroni_checks,
+    patroni_cluster_check,
     proxy_checks,
     seaweedfs_checks,
     server_states,
@@ -242,3 +244,52 @@ def test_no_server_of_several_answering_names_them_all():
     assert check.status == FAIL and check.data["cause"] == "unreachable"
     assert check.data["target"] == f"127.0.0.1:{first},127.0.0.1:{second}/mlflow_db"
     assert "Zq9-s3cret" not in check.detail
+
+
+def member(name: str, role: str, state: str = "running", lag: object = 0) -> dict[str, object]:
+    """A member as Patroni 3.0's GET /cluster lists it (the leader has no lag)."""
+    return {"name": name, "role": role, "state": state, **({} if role == "leader" else {"lag": lag})}
+
+
+def test_a_healthy_cluster_names_its_leader_and_each_standby():
+    view = {"members": [member("db1", "leader"), member("db2", "sync_standby"), member("db3", "replica", lag=512)]}
+    check = patroni_cluster_check(view, 1 << 20)
+    assert (check.check, check.status, check.data["leader"]) == ("patroni", OK, "db1")
+    assert check.detail == "db1 leads; db2 (sync_standby, running, lag 0 bytes), db3 (replica, running, lag 512 bytes)"
+
+
+def test_no_leader_fails_and_a_stopped_far_or_unmeasured_standby_warns():
+    leaderless = patroni_cluster_check({"members": [member("db2", "replica"), member("db3", "replica")]}, 1 << 20)
+    assert leaderless.status == FAIL and "no leader" in leaderless.detail and leaderless.data["leader"] is None
+    view = {
+        "members": [
+            member("db1", "leader"),
+            member("db2", "replica", state="stopped", lag="unknown"),
+            member("db3", "replica", lag=5 << 20),
+        ]
+    }
+    check = patroni_cluster_check(view, 1 << 20)
+    assert check.status == WARN
+    assert "db2 (replica, stopped, lag unknown) is not running" in check.detail
+    assert "db3 (replica, running, lag 5242880 bytes) is more than 1048576 bytes behind" in check.detail
+    # A member already named as not running is not named again for its lag.
+    assert check.detail.count("db2") == 1
+
+
+def test_patroni_checks_ask_etcd_then_the_cluster_without_credentials():
+    view = {"members": [member("db1", "leader"), member("db2", "replica")]}
+    with serve([(200, b'{"health":"true"}'), (200, json.dumps(view).encode())]) as server:
+        checks = patroni_checks(params(etcd_url=server.url, patroni_url=server.url, max_lag_bytes=1 << 20))
+        assert [seen["path"] for seen in server.seen] == ["/health", "/cluster"]
+        assert all(seen["authorization"] is None for seen in server.seen)
+    assert [(c.check, c.status) for c in checks] == [("etcd", OK), ("patroni", OK)]
+
+
+def test_etcd_without_a_majority_and_a_silent_patroni_fail():
+    with serve([(503, b'{"health":"false"}')]) as server:
+        checks = patroni_checks(
+            params(etcd_url=server.url, patroni_url=f"http://127.0.0.1:{free_port()}", max_lag_bytes=1 << 20)
+        )
+    assert [(c.check, c.status) for c in checks] == [("etcd", FAIL), ("patroni", FAIL)]
+    assert "no majority" in checks[0].detail
+    assert "does not answer" in checks[1].detail and "\n" not in checks[1].detail

@@ -35,6 +35,15 @@ POSTGRES = {
     "problems": [],
     "databases": {"mlflow_db": 10_000_000, "postgres": 7_000_000},
     "connections": {"by_state": {"active": 1, "idle": 84}, "total": 85, "max": 100, "used_percent": 85.0},
+    "replication": {
+        "in_recovery": False,
+        "replay_behind_bytes": None,
+        "standbys": [
+            {"name": "db2", "state": "streaming", "sync_state": "sync", "lag_bytes": 0},
+            {"name": "db3", "state": "catchup", "sync_state": "async", "lag_bytes": 4096},
+            {"name": "db4", "state": "startup", "sync_state": "async", "lag_bytes": None},
+        ],
+    },
     "tables": [
         {"schema": "public", "table": "metrics", "total_bytes": 98304, "table_bytes": 8192, "rows_estimate": 120},
         {"schema": "public", "table": "runs", "total_bytes": 65536, "table_bytes": 8192, "rows_estimate": None},
@@ -168,6 +177,12 @@ def test_prometheus_rendering():
     assert samples[("birtha_mlflow_connections_max", frozenset({host, tier}))] == 100
     assert samples[("birtha_mlflow_up", frozenset({host, tier, ("service", "postgresql")}))] == 1
     assert samples[("birtha_mlflow_warnings", frozenset({host, tier}))] == 2
+    assert samples[("birtha_mlflow_postgres_in_recovery", frozenset({host, tier}))] == 0
+    lag = "birtha_mlflow_replication_lag_bytes"
+    assert samples[(lag, frozenset({host, tier, ("standby", "db3"), ("sync_state", "async")}))] == 4096
+    assert samples[(lag, frozenset({host, tier, ("standby", "db2"), ("sync_state", "sync")}))] == 0
+    # A standby whose replay position is not known yet has no lag sample (not a zero).
+    assert not [key for key in samples if key[0] == lag and ("standby", "db4") in key[1]]
     path = ("path", "/var/lib/postgresql/15/main")
     assert samples[("birtha_mlflow_filesystem_free_bytes", frozenset({host, tier, path}))] == 100
     # a table without a row estimate has no rows sample; a missing directory has no filesystem sample
