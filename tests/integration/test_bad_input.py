@@ -21,7 +21,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_validate(inventory: Path, extra: dict[str, object], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def run_validate(
+    inventory: Path, extra: dict[str, object], tmp_path: Path, playbook: str = "validate.yml"
+) -> subprocess.CompletedProcess[str]:
     # Extra vars go through a 0600 file, as secrets would.
     extra_file = tmp_path / "extra.json"
     extra_file.write_text(json.dumps(extra))
@@ -34,7 +36,7 @@ def run_validate(inventory: Path, extra: dict[str, object], tmp_path: Path) -> s
             str(Path(sys.executable).parent / "ansible-playbook"),
             "-i",
             str(inventory / "hosts.yml"),
-            str(REPO_ROOT / "playbooks" / "validate.yml"),
+            str(REPO_ROOT / "playbooks" / playbook),
             "-e",
             f"@{extra_file}",
         ],
@@ -217,6 +219,16 @@ def test_an_even_number_of_database_hosts_is_refused(inventory, base_vars, tmp_p
     said = result.stdout
     assert f"mlflow_db has {count} hosts" in said and "needs a majority" in said, said[-3000:]
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def test_tuning_a_database_cluster_is_refused_before_any_host(inventory, base_vars, tmp_path):
+    # The twins are this machine: a run that went on would tune it.
+    result = run_validate(with_db_hosts(inventory, tmp_path, 3), base_vars, tmp_path, "db_optimize.yml")
+    assert result.returncode != 0
+    said = result.stdout
+    assert "this inventory has 3 mlflow_db hosts" in said and "postgres_server_settings" in said, said[-3000:]
+    recap = said.split("PLAY RECAP")[-1]
+    assert "db-twin1" not in recap and "changed=0" in recap, recap
 
 
 @pytest.mark.parametrize(
