@@ -60,3 +60,13 @@ def test_every_kept_secret_is_masked_in_collected_logs() -> None:
         if not given & redacted:
             unmasked[secret] = sorted(given)
     assert not unmasked, f"add one of these variables to playbooks/vars/redact.yml: {unmasked}"
+
+
+def test_patronis_derived_etcd_login_is_masked_too() -> None:
+    derived = yaml.safe_load(
+        (REPO_ROOT / "roles" / "postgres_server" / "vars" / "main.yml").read_text(encoding="utf-8")
+    )["__postgres_server_etcd_patroni_password"]
+    # The expression inside {{ }}: redact.yml must derive the same value.
+    expression = re.fullmatch(r"\{\{\s*(.*?)\s*\}\}", derived.strip()).group(1)
+    entries = yaml.safe_load(REDACT_VARS.read_text(encoding="utf-8"))["platform_redact_values"]
+    assert any(expression in entry for entry in entries), f"playbooks/vars/redact.yml lacks {expression}"
