@@ -48,7 +48,7 @@ unit: deps
 	pytest -q -n auto tests/integration
 
 molecule: deps
-	@scripts/molecule.sh "ha seaweedfs" "default backup_restore postgres" "security faults"
+	@scripts/molecule.sh "ha backup_restore" "default seaweedfs" "security faults postgres"
 
 # The built tarball as Galaxy's import checks it (galaxy-importer, in a virtualenv of its own).
 importer: deps
@@ -58,11 +58,11 @@ importer: deps
 static: lint sanity unit importer
 
 # Three lanes side by side, balanced by their measured length (about an hour each on 2 cores): the static checks,
-# the database cluster (Patroni) and the platform on SeaweedFS with the runbook's store playbooks; the MinIO platform,
-# backups across hosts and PostgreSQL alone; the hardened platform and its faults. A failure anywhere fails the run;
-# every lane still finishes.
+# the platform on a database cluster (Patroni) and backups across hosts; the MinIO platform and the platform on
+# SeaweedFS with the runbook's store playbooks; the hardened platform, its faults and PostgreSQL alone. A failure
+# anywhere fails the run; every lane still finishes.
 test: deps
-	@scripts/molecule.sh "make:static ha seaweedfs" "default backup_restore postgres" "security faults"
+	@scripts/molecule.sh "make:static ha backup_restore" "default seaweedfs" "security faults postgres"
 
 # Side-by-side measurements against the runbook's procedures on the sandbox (make platform-up first); not a test.
 bench:

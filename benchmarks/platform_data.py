@@ -47,9 +47,13 @@ def server_env() -> dict[str, str]:
 
 def db_connection() -> Any:
     import psycopg2
+    from sqlalchemy.engine import make_url
 
-    uri = server_env()["MLFLOW_BACKEND_STORE_URI"].replace("postgresql+psycopg2://", "postgresql://")
-    return psycopg2.connect(uri)
+    # SQLAlchemy's own reading of the URI, as the server connects: a database cluster's multi-host form
+    # (?host=db1:5432&host=db2:5432) is no URI libpq parses.
+    url = make_url(server_env()["MLFLOW_BACKEND_STORE_URI"])
+    args, params = url.get_dialect()().create_connect_args(url)
+    return psycopg2.connect(*args, **params)
 
 
 def s3() -> Any:

@@ -38,7 +38,7 @@ read -ra steps <<<"$*"
 for step in "${steps[@]}"; do rm -f "$logs/$(step_log "$step")"; done
 
 # The scenarios that deploy SeaweedFS: seaweedfs itself, and faults (its last test moves MinIO's artifacts there).
-WEED_SCENARIOS="seaweedfs faults"
+WEED_SCENARIOS="ha seaweedfs faults"
 needs_weed() {
   [[ " $WEED_SCENARIOS " == *" $1 "* ]]
 }

@@ -13,6 +13,8 @@ description:
   - For each database, opens a read-only REPEATABLE READ transaction, exports its snapshot, records every public
     table's row count and content checksum and the alembic revision in that snapshot, and runs C(pg_dump --snapshot)
     on the same snapshot. What the manifest says is therefore exactly what the dump holds, even while MLflow writes.
+  - Works the same on a streaming standby, which exports snapshots too, so a backup can read from a replica instead
+    of the primary; RV(standby) says which it was.
   - Dumps are in C(pg_dump)'s custom format (so C(pg_restore -j) can restore in parallel), compressed with
     multi-threaded zstd and, when O(passphrase) is given, encrypted with gpg AES256. The passphrase reaches gpg
     through a pipe, never a command line or a file.
@@ -91,6 +93,13 @@ finished:
   description: UTC time the last file was complete (ISO 8601).
   returned: success
   type: str
+standby:
+  description:
+    - Whether the server dumped from was a standby in recovery (a streaming replica), as the first snapshot saw it.
+      Its data is then as of the standby's replay position.
+  returned: success and not in check mode
+  type: bool
+  sample: true
 """
 
 import datetime
@@ -141,6 +150,8 @@ def dump_database(name: str, params: dict[str, Any], encoding: Encoding) -> dict
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_export_snapshot()")
             snapshot = cursor.fetchone()[0]
+            cursor.execute("SELECT pg_is_in_recovery()")
+            standby = bool(cursor.fetchone()[0])
             state = database_state(cursor, params["checksums"])
             revision = schema_revision(cursor)
             command = ["pg_dump", "--format=custom", "--compress=0", f"--snapshot={snapshot}"]
@@ -148,7 +159,7 @@ def dump_database(name: str, params: dict[str, Any], encoding: Encoding) -> dict
             # The snapshot stays valid while this transaction is open, so the dump runs inside it.
             command_into(command, os.path.join(params["dest"], filename), encoding)
         connection.rollback()
-    return {"file": filename, "alembic_revision": revision, "tables": state}
+    return {"file": filename, "alembic_revision": revision, "tables": state, "standby": standby}
 
 
 def main() -> None:
@@ -188,7 +199,8 @@ def main() -> None:
     for name in names:
         path = os.path.join(params["dest"], name)
         files.append({"name": name, "size": os.path.getsize(path), "sha256": sha256_file(path)})
-    module.exit_json(changed=True, files=files, databases=databases, started=started, finished=now())
+    standby = any(entry.pop("standby") for entry in databases.values())
+    module.exit_json(changed=True, files=files, databases=databases, standby=standby, started=started, finished=now())
 
 
 if __name__ == "__main__":

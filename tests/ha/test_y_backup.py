@@ -1,0 +1,68 @@
+"""Backups of the database cluster (molecule/ha), after the switchover (so the primary is not the first mlflow_db
+host) and before the failover: backup.yml dumps from a streaming standby rather than the primary and verifies the set
+on the primary; restore.yml puts the set back on the primary, wherever it runs, and every standby replays it."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import MEMBERS, cluster, leader_of, sql
+from runbook_harness import PLAYBOOKS, other_host, platform_data
+
+testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
+
+APP = "birtha-ha-app"  # the artifact store, MLflow and the backup sets (molecule/ha/molecule.yml)
+SETS = "/var/backups/mlflow/sets"
+EXPERIMENT = "ha-backup"
+
+
+def manifest(host, set_id: str) -> dict:
+    return json.loads(other_host(host, APP).file(f"{SETS}/{set_id}/manifest.json").content_string)
+
+
+def runs_on(member) -> list[str]:
+    return sql(
+        member,
+        f"SELECT count(*) FROM runs r JOIN experiments e USING (experiment_id) WHERE e.name = '{EXPERIMENT}'",
+    )
+
+
+def test_a_backup_reads_a_standby_and_a_restore_reaches_every_member(host, members, run_playbook):
+    platform_data(run_playbook, "generate", "--experiment", EXPERIMENT, "--runs", "40", "--artifacts", "4")
+    before = platform_data(run_playbook, "state", "--experiment", EXPERIMENT)
+    assert len(before[EXPERIMENT]["runs"]) == 40 and before[EXPERIMENT]["objects"] >= 4, before
+    leader = leader_of(cluster(members[MEMBERS[0]]))
+
+    backup = run_playbook(PLAYBOOKS / "backup.yml")
+    assert backup.rc == 0, backup.stdout[-6000:]
+    set_id = backup.task_results("Name the set")[0]["ansible_facts"]["backup_set_id"]
+    taken = manifest(host, set_id)
+    assert taken["postgres"]["host"] in MEMBERS and taken["postgres"]["host"] != leader, taken["postgres"]["host"]
+    assert taken["postgres"]["standby"] is True
+    assert other_host(host, APP).file(f"{SETS}/{set_id}/VERIFIED").exists
+    assert f"The backup dumps from {taken['postgres']['host']} (a standby" in backup.stdout
+
+    # The way back to the primary: the same playbook, told not to use a standby.
+    primary_only = run_playbook(
+        PLAYBOOKS / "backup.yml", {"postgres_server_backup_from_standby": False, "backup_verify_after_backup": False}
+    )
+    assert primary_only.rc == 0, primary_only.stdout[-6000:]
+    second = primary_only.task_results("Name the set")[0]["ansible_facts"]["backup_set_id"]
+    assert manifest(host, second)["postgres"]["host"] == leader
+    assert manifest(host, second)["postgres"]["standby"] is False
+
+    # Lost data, then the restore of the verified set.
+    dropped = platform_data(run_playbook, "drop", "--experiment", EXPERIMENT)
+    assert dropped == {"dropped": 1}, dropped
+    restored = run_playbook(PLAYBOOKS / "restore.yml", {"confirm_restore": True, "restore_set": set_id})
+    assert restored.rc == 0, restored.stdout[-6000:]
+    assert platform_data(run_playbook, "state", "--experiment", EXPERIMENT) == before
+    # Written on the primary, whichever member that is; replayed by each standby before the playbook ended.
+    assert members[leader].file(f"/var/backups/mlflow/restore-{set_id}.json").exists
+    assert leader_of(cluster(members[MEMBERS[0]])) == leader
+    for name, member in members.items():
+        assert runs_on(member) == ["40"], name
+        kept = sql(
+            member, "SELECT datname FROM pg_database WHERE datname LIKE 'mlflow_db_before_restore_%'", "postgres"
+        )
+        assert len(kept) == 1, (name, kept)
