@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import MEMBERS, cluster, leader_of, sql
+from conftest import MEMBERS, cluster, leader_of, sql, wait_for
 from runbook_harness import PLAYBOOKS, other_host, platform_data
 
 testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
@@ -57,6 +57,9 @@ def test_a_backup_reads_a_standby_and_a_restore_reaches_every_member(host, membe
     restored = run_playbook(PLAYBOOKS / "restore.yml", {"confirm_restore": True, "restore_set": set_id})
     assert restored.rc == 0, restored.stdout[-6000:]
     assert platform_data(run_playbook, "state", "--experiment", EXPERIMENT) == before
+    # The playbook waited for both standbys by name, not for a count.
+    waited = restored.task_results("Wait until each of them has replayed the restore")[0]["query_result"][0]
+    assert sorted(waited["replayed"]) == sorted(n for n in MEMBERS if n != leader), waited
     # Written on the primary, whichever member that is; replayed by each standby before the playbook ended.
     assert members[leader].file(f"/var/backups/mlflow/restore-{set_id}.json").exists
     assert leader_of(cluster(members[MEMBERS[0]])) == leader
@@ -66,3 +69,26 @@ def test_a_backup_reads_a_standby_and_a_restore_reaches_every_member(host, membe
             member, "SELECT datname FROM pg_database WHERE datname LIKE 'mlflow_db_before_restore_%'", "postgres"
         )
         assert len(kept) == 1, (name, kept)
+
+
+def test_a_standby_that_does_not_replay_the_restore_is_named_once_mlflow_runs(host, members, run_playbook):
+    view = cluster(members[MEMBERS[0]])
+    leader = leader_of(view)
+    lagging = next(m["name"] for m in view["members"] if m["role"] == "replica")
+    before = platform_data(run_playbook, "state", "--experiment", EXPERIMENT)
+    sql(members[lagging], "SELECT pg_wal_replay_pause()", "postgres")
+    try:
+        restored = run_playbook(
+            PLAYBOOKS / "restore.yml",
+            {"confirm_restore": True, "postgres_backup_replay_timeout": 6},
+        )
+        # The restore went through to the end (MLflow serves it), then the run failed naming the standby.
+        assert restored.rc != 0
+        assert f"but {lagging} had not replayed it" in restored.stdout, restored.stdout[-4000:]
+        assert "MLflow lists" not in restored.stdout  # the data check passed before
+        assert platform_data(run_playbook, "state", "--experiment", EXPERIMENT) == before
+        assert leader_of(cluster(members[MEMBERS[0]])) == leader
+    finally:
+        sql(members[lagging], "SELECT pg_wal_replay_resume()", "postgres")
+    for name, member in members.items():
+        assert wait_for(f"{name} to replay the restore", lambda m=member: runs_on(m) == ["40"], 60), name
