@@ -84,7 +84,8 @@ def test_a_standby_that_does_not_replay_the_restore_is_named_once_mlflow_runs(ho
         )
         # The restore went through to the end (MLflow serves it), then the run failed naming the standby.
         assert restored.rc != 0
-        assert f"but {lagging} had not replayed it" in restored.stdout, restored.stdout[-4000:]
+        [named] = restored.task_results("Require every standby that streamed before the restore to have replayed it")
+        assert f"but {lagging} had not replayed it" in " ".join(named["msg"].split()), restored.stdout[-4000:]
         assert "MLflow lists" not in restored.stdout  # the data check passed before
         assert platform_data(run_playbook, "state", "--experiment", EXPERIMENT) == before
         assert leader_of(cluster(members[MEMBERS[0]])) == leader
