@@ -67,7 +67,9 @@ def read_revision(path: str, kept: dict[str, str]) -> int:
 
 
 def write_revision(path: str, revision: int, owner: tuple[int, int] | None = None) -> None:
-    """Record the write count, last: a write interrupted before it leaves the older count, so it is mirrored again."""
+    """Record the write count, after the values: a write interrupted before it leaves new values under the old count,
+    which the caller's comparison of the members' copies reports (same revision, other values) instead of mirroring
+    a partial write as the newest."""
     _make_private_dir(path, owner)
     write_atomic(os.path.join(path, REVISION_NAME), f"{revision}\n", STATE_FILE_MODE, owner)
 

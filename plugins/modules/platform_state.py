@@ -84,7 +84,8 @@ options:
     description:
       - Make the directory an exact copy of these values (another member's RV(entries)), names not among them removed,
         and record O(revision). Fails, changing nothing, when the directory's own revision is higher (its copy is the
-        newer one). Not with O(supply), O(generate), O(remove) or O(fallback).
+        newer one), or the same with other values (another write it does not know). Not with O(supply),
+        O(generate), O(remove) or O(fallback).
     type: dict
     version_added: 0.7.0
   revision:
@@ -189,12 +190,14 @@ def mirror(module: AnsibleModule, path: str, kept: dict[str, str], revision: int
     """Make the directory an exact copy of another member's newest state."""
     source = {name: str(value) for name, value in module.params["mirror"].items() if value is not None}
     wanted: int = module.params["revision"]
-    if revision > wanted:
-        module.fail_json(
-            msg=f"{path} holds revision {revision}, newer than the copy to mirror (revision {wanted}): nothing was "
-            "changed. Read every member's state again and mirror the newest."
-        )
     to_write, to_remove = mirror_plan(kept, source)
+    if revision > wanted or (revision == wanted and (to_write or to_remove)):
+        module.fail_json(
+            msg=f"{path} holds revision {revision}, "
+            + ("newer than" if revision > wanted else "other values under the same revision as")
+            + f" the copy to mirror (revision {wanted}): nothing was changed. Read every member's state again and "
+            "mirror the newest."
+        )
     if not module.check_mode:
         if to_write:
             write_state(path, to_write)

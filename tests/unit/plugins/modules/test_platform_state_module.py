@@ -107,3 +107,12 @@ def test_a_mirror_takes_no_values_of_its_own(tmp_path, capsys):
     refused = run_module(capsys, path=str(tmp_path / "state"), mirror={"a": "x"}, revision=1, supply={"a": "y"})
     assert "mutually exclusive" in refused["msg"]
     assert not (tmp_path / "state").exists()
+
+
+def test_a_mirror_never_replaces_other_values_under_the_same_revision(tmp_path, capsys):
+    state = tmp_path / "state"
+    run_module(capsys, path=str(state), supply={"a": "written here"}, write=True)
+    refused = run_module(capsys, path=str(state), mirror={"a": "written elsewhere"}, revision=1)
+    assert "other values under the same revision as the copy to mirror (revision 1)" in refused["msg"]
+    assert (state / "a").read_text() == "written here"
+    assert run_module(capsys, path=str(state), mirror={"a": "written here"}, revision=1)["changed"] is False
