@@ -76,7 +76,10 @@ def test_a_standby_that_does_not_replay_the_restore_is_named_once_mlflow_runs(ho
     leader = leader_of(view)
     lagging = next(m["name"] for m in view["members"] if m["role"] == "replica")
     before = platform_data(run_playbook, "state", "--experiment", EXPERIMENT)
-    sql(members[lagging], "SELECT pg_wal_replay_pause()", "postgres")
+    # Replay stopped the way a starved or stuck host stops it: the startup process frozen (pg_wal_replay_pause()
+    # would not do: Patroni resumes a paused replay on its next loop). The standby still streams.
+    frozen = members[lagging].run("pkill -STOP -f 'startup recovering'")
+    assert frozen.rc == 0, frozen.stderr
     try:
         restored = run_playbook(
             PLAYBOOKS / "restore.yml",
@@ -90,6 +93,6 @@ def test_a_standby_that_does_not_replay_the_restore_is_named_once_mlflow_runs(ho
         assert platform_data(run_playbook, "state", "--experiment", EXPERIMENT) == before
         assert leader_of(cluster(members[MEMBERS[0]])) == leader
     finally:
-        sql(members[lagging], "SELECT pg_wal_replay_resume()", "postgres")
+        members[lagging].run("pkill -CONT -f 'startup recovering'")
     for name, member in members.items():
         assert wait_for(f"{name} to replay the restore", lambda m=member: runs_on(m) == ["40"], 60), name
