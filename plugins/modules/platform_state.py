@@ -80,6 +80,13 @@ options:
     description: Write supplied and generated values the platform does not keep yet. V(false) only reads and checks.
     type: bool
     default: false
+  revisions:
+    description:
+      - Count the writes in C(.revision) (RV(revision)). V(false) for a controller's own copy, a cache that is never
+        compared with the members' copies: nothing but the values is written there.
+    type: bool
+    default: true
+    version_added: 0.7.0
   mirror:
     description:
       - Make the directory an exact copy of these values (another member's RV(entries)), names not among them removed,
@@ -252,7 +259,7 @@ def run(module: AnsibleModule) -> dict:
         if to_write:
             write_state(path, to_write)
         remove_state(path, to_remove)
-        if to_write or to_remove:
+        if (to_write or to_remove) and params["revisions"]:
             write_revision(path, revision)
     for name in to_remove:
         outcome.values.pop(name, None)
@@ -283,6 +290,7 @@ def main() -> None:
             "deployed_paths": {"type": "list", "elements": "str", "default": []},
             "deployed_elsewhere": {"type": "bool", "default": False},
             "write": {"type": "bool", "default": False},
+            "revisions": {"type": "bool", "default": True},
             "mirror": {"type": "dict", "no_log": False},
             "revision": {"type": "int"},
         },

@@ -116,3 +116,10 @@ def test_a_mirror_never_replaces_other_values_under_the_same_revision(tmp_path, 
     assert "other values under the same revision as the copy to mirror (revision 1)" in refused["msg"]
     assert (state / "a").read_text() == "written here"
     assert run_module(capsys, path=str(state), mirror={"a": "written here"}, revision=1)["changed"] is False
+
+
+def test_a_controllers_copy_gets_the_values_and_nothing_else(tmp_path, capsys):
+    copy = tmp_path / "credentials"
+    written = run_module(capsys, path=str(copy), supply={"a": "one"}, replace=["*"], write=True, revisions=False)
+    assert written["changed"] is True
+    assert sorted(entry.name for entry in copy.iterdir()) == ["a"]
