@@ -13,7 +13,7 @@ import json
 import uuid
 
 import yaml
-from conftest import ADDRESSES, MEMBERS, STATE_DIR, cluster, leader_of, patroni, sql, wait_for
+from conftest import ADDRESSES, MEMBERS, STATE_DIR, cluster, leader_of, patroni, sql, told, wait_for
 from runbook_harness import PLAYBOOKS, REPO_ROOT
 
 testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
@@ -224,10 +224,7 @@ def test_a_rebuilt_first_host_gets_no_new_secrets(members, run_playbook):
         for path, moved in aside:
             first.run(f"rm -rf {path}; mv {moved} {path}")
     assert read.rc == 0, read.stdout[-4000:]
-    [said] = read.task_results("Say which state hosts are out of reach or keep an older copy")
-    assert " ".join(said["msg"].split()).startswith(
-        f"{MEMBERS[0]} has no copy: this run uses the newest copy, on {MEMBERS[1]}."
-    )
+    assert told(read).startswith(f"{MEMBERS[0]} has no copy: this run uses the newest copy, on {MEMBERS[1]}.")
     assert not generated, "a reading run wrote state on the rebuilt host"
     assert lost.rc != 0, lost.stdout[-4000:]
     assert "its database cluster runs on the other mlflow_db hosts" in lost.stdout, lost.stdout[-4000:]

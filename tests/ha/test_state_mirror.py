@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import MEMBERS, STATE_DIR
+from conftest import MEMBERS, STATE_DIR, told
 from runbook_harness import PLAYBOOKS, connection_vars, credentials_dir, derived_inventory, inventory_listing
 
 testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
@@ -29,12 +29,6 @@ def state_of(member) -> dict[str, str]:
 
 def kept(member, name: str) -> str:
     return member.file(f"{STATE_DIR}/{name}").content_string.strip()
-
-
-def told(result) -> str:
-    """What the run said of out-of-reach and older copies ('' when it said nothing)."""
-    said = result.task_results("Say which state hosts are out of reach or keep an older copy")
-    return " ".join(str(said[0].get("msg", "")).split()) if said else ""
 
 
 def controller_copy(name: str) -> str:
