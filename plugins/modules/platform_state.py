@@ -83,7 +83,7 @@ options:
   revisions:
     description:
       - Count the writes in C(.revision) (RV(revision)). V(false) for a controller's own copy, a cache that is never
-        compared with the members' copies: nothing but the values is written there.
+        compared with the members' copies; nothing but the values is written there.
     type: bool
     default: true
     version_added: 0.7.0
