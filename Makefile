@@ -5,7 +5,7 @@ export CONTAINERS_CONF := $(CURDIR)/containers.conf
 export PATH := $(CURDIR)/.venv/bin:$(PATH):/usr/local/go/bin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help platform-up platform-harden platform-down deps package-gap lint sanity unit importer static molecule test bench build ee clean
+.PHONY: help platform-up platform-harden platform-down deps package-gap lint sanity unit plugin-units integration importer static molecule test bench build ee clean
 
 help:
 	@echo "make platform-up    deploy the whole MLflow platform into a local sandbox host"
@@ -43,8 +43,12 @@ sanity: deps
 # Plugin unit tests through ansible-test (its layout and isolation of modules from controller code), then the checks
 # of the repository's own files and the bad-input preflight runs with plain pytest, one worker per core (they spend
 # most of their time waiting on the ansible-playbook runs they start).
-unit: deps
-	scripts/ansible-test.sh units --python 3.11
+unit: plugin-units integration
+
+plugin-units: deps
+	@scripts/ansible-test.sh units --python 3.11
+
+integration: deps
 	pytest -q -n auto tests/integration
 
 molecule: deps
@@ -57,12 +61,13 @@ importer: deps
 # Everything that needs no container host.
 static: lint sanity unit importer
 
-# Three lanes side by side, balanced by their measured length (about an hour each on 2 cores): the static checks,
-# the platform on a database cluster (Patroni) and backups across hosts; the MinIO platform and the platform on
-# SeaweedFS with the runbook's store playbooks; the hardened platform, its faults and PostgreSQL alone. A failure
-# anywhere fails the run; every lane still finishes.
+# Three lanes side by side, balanced by their measured length (about an hour each on 2 cores): the static checks
+# (but the integration tests), the platform on a database cluster (Patroni) and backups across hosts; the integration
+# tests, the MinIO platform and the platform on SeaweedFS with the runbook's store playbooks; the hardened platform,
+# its faults and PostgreSQL alone. A failure anywhere fails the run; every lane still finishes.
 test: deps
-	@scripts/molecule.sh "make:static ha backup_restore" "default seaweedfs" "security faults postgres"
+	@scripts/molecule.sh "make:lint make:sanity make:plugin-units make:importer ha backup_restore" \
+		"make:integration default seaweedfs" "security faults postgres"
 
 # Side-by-side measurements against the runbook's procedures on the sandbox (make platform-up first); not a test.
 bench:

@@ -20,6 +20,9 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.backup_stream import
 
 STATE_DIR_MODE = 0o700
 STATE_FILE_MODE = 0o600
+# Counts the writes a state directory has had: a database cluster mirrors the state on every member, and the member
+# with the highest count holds the newest copy. Not a value: never in the entries.
+REVISION_NAME = ".revision"
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -47,9 +50,34 @@ def read_state(path: str) -> dict[str, str]:
             if name.startswith(".tmp-") or (name.startswith(".") and name.endswith(".tmp")):
                 continue
             relative = os.path.relpath(full, path)
+            if relative == REVISION_NAME:
+                continue
             with open(full, encoding="utf-8") as handle:
                 found[relative] = normalise(handle.read())
     return found
+
+
+def read_revision(path: str, kept: dict[str, str]) -> int:
+    """The directory's write count: 0 with nothing kept, 1 for state kept before revisions were counted."""
+    try:
+        with open(os.path.join(path, REVISION_NAME), encoding="utf-8") as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return 1 if kept else 0
+
+
+def write_revision(path: str, revision: int, owner: tuple[int, int] | None = None) -> None:
+    """Record the write count, after the values: a write interrupted before it leaves new values under the old count,
+    which the caller's comparison of the members' copies reports (same revision, other values) instead of mirroring
+    a partial write as the newest."""
+    _make_private_dir(path, owner)
+    write_atomic(os.path.join(path, REVISION_NAME), f"{revision}\n", STATE_FILE_MODE, owner)
+
+
+def mirror_plan(kept: dict[str, str], source: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """What makes ``kept`` an exact copy of ``source``: the values to write and the names to remove."""
+    write = {name: value for name, value in source.items() if kept.get(name) != normalise(value)}
+    return write, sorted(name for name in kept if name not in source)
 
 
 def normalise(value: str) -> str:

@@ -21,6 +21,9 @@ description:
     not in O(required) also when it keeps state already. A deployed platform's missing secret is one it uses that
     nobody here knows; generating a replacement would lock its services out, so it is reported in RV(missing).
   - Also runs on the controller (C(delegate_to=localhost)) to keep a controller's own copy in step.
+  - Counts the writes a directory has had (RV(revision), kept in C(.revision)). A database cluster keeps the state on
+    every member; the caller reads them all, takes the copy with the highest revision, and with O(mirror) makes the
+    other members exact copies of it.
 options:
   path:
     description: The state directory. Created (0700) on the first write.
@@ -77,6 +80,25 @@ options:
     description: Write supplied and generated values the platform does not keep yet. V(false) only reads and checks.
     type: bool
     default: false
+  revisions:
+    description:
+      - Count the writes in C(.revision) (RV(revision)). V(false) for a controller's own copy, a cache that is never
+        compared with the members' copies; nothing but the values is written there.
+    type: bool
+    default: true
+    version_added: 0.7.0
+  mirror:
+    description:
+      - Make the directory an exact copy of these values (another member's RV(entries)), names not among them removed,
+        and record O(revision). Fails, changing nothing, when the directory's own revision is higher (its copy is the
+        newer one), or the same with other values (another write it does not know). Not with O(supply),
+        O(generate), O(remove) or O(fallback).
+    type: dict
+    version_added: 0.7.0
+  revision:
+    description: The revision of the O(mirror) values (the RV(revision) of the member they were read from).
+    type: int
+    version_added: 0.7.0
 notes:
   - Returns the secrets themselves in RV(entries); call it with C(no_log=true).
 extends_documentation_fragment:
@@ -145,6 +167,13 @@ written:
   returned: always
   type: list
   elements: str
+revision:
+  description:
+    - The directory's write count after the run (or, in check mode, what it would be). V(0) when it keeps nothing,
+      V(1) for state kept before revisions were counted; each run that writes or removes adds one.
+  returned: always
+  type: int
+  sample: 4
 """
 
 import os
@@ -154,17 +183,52 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_state import (
     check_name,
     is_deployed,
+    mirror_plan,
     plan,
+    read_revision,
     read_state,
     remove_state,
+    write_revision,
     write_state,
 )
+
+
+def mirror(module: AnsibleModule, path: str, kept: dict[str, str], revision: int) -> dict:
+    """Make the directory an exact copy of another member's newest state."""
+    source = {name: str(value) for name, value in module.params["mirror"].items() if value is not None}
+    wanted: int = module.params["revision"]
+    to_write, to_remove = mirror_plan(kept, source)
+    if revision > wanted or (revision == wanted and (to_write or to_remove)):
+        module.fail_json(
+            msg=f"{path} holds revision {revision}, "
+            + ("newer than" if revision > wanted else "other values under the same revision as")
+            + f" the copy to mirror (revision {wanted}): nothing was changed. Read every member's state again and "
+            "mirror the newest."
+        )
+    if not module.check_mode:
+        if to_write:
+            write_state(path, to_write)
+        remove_state(path, to_remove)
+        if revision != wanted:
+            write_revision(path, wanted)
+    return {
+        "changed": bool(to_write or to_remove or revision != wanted),
+        "removed": to_remove,
+        "entries": source,
+        "exists": os.path.isdir(path),
+        "deployed": False,
+        "mismatched": [],
+        "missing": [],
+        "generated": [],
+        "written": sorted(to_write),
+        "revision": wanted,
+    }
 
 
 def run(module: AnsibleModule) -> dict:
     """Reconcile and, when asked and allowed, write."""
     params = module.params
-    for name in [*params["supply"], *params["fallback"], *params["remove"]]:
+    for name in [*params["supply"], *params["fallback"], *params["remove"], *(params["mirror"] or {})]:
         try:
             check_name(name)
         except ValueError as error:
@@ -172,6 +236,9 @@ def run(module: AnsibleModule) -> dict:
     path: str = params["path"]
     exists = os.path.isdir(path)
     kept = read_state(path)
+    revision = read_revision(path, kept)
+    if params["mirror"] is not None:
+        return mirror(module, path, kept, revision)
     deployed = params["deployed_elsewhere"] or is_deployed(params["deployed_paths"])
     outcome = plan(
         kept=kept,
@@ -186,10 +253,14 @@ def run(module: AnsibleModule) -> dict:
     )
     to_write = outcome.write if params["write"] else {}
     to_remove = [] if outcome.mismatched or not params["write"] else [n for n in params["remove"] if n in kept]
+    if to_write or to_remove:
+        revision += 1
     if not module.check_mode:
         if to_write:
             write_state(path, to_write)
         remove_state(path, to_remove)
+        if (to_write or to_remove) and params["revisions"]:
+            write_revision(path, revision)
     for name in to_remove:
         outcome.values.pop(name, None)
     return {
@@ -202,6 +273,7 @@ def run(module: AnsibleModule) -> dict:
         "missing": outcome.missing,
         "generated": outcome.generated,
         "written": sorted(to_write),
+        "revision": revision,
     }
 
 
@@ -218,7 +290,12 @@ def main() -> None:
             "deployed_paths": {"type": "list", "elements": "str", "default": []},
             "deployed_elsewhere": {"type": "bool", "default": False},
             "write": {"type": "bool", "default": False},
+            "revisions": {"type": "bool", "default": True},
+            "mirror": {"type": "dict", "no_log": False},
+            "revision": {"type": "int"},
         },
+        mutually_exclusive=[("mirror", "supply"), ("mirror", "generate"), ("mirror", "remove"), ("mirror", "fallback")],
+        required_together=[("mirror", "revision")],
         supports_check_mode=True,
     )
     module.exit_json(**run(module))

@@ -95,7 +95,7 @@ finished:
   type: str
 standby:
   description:
-    - Whether the server dumped from was a standby in recovery (a streaming replica), as the first snapshot saw it.
+    - Whether the server dumped from was a standby in recovery (a streaming replica) in any database's snapshot.
       Its data is then as of the standby's replay position.
   returned: success and not in check mode
   type: bool

@@ -72,6 +72,12 @@ def wait_for(what: str, probe, seconds: int, step: float = 1.0):
     raise AssertionError(f"{what}: not within {seconds}s (last: {value!r})")
 
 
+def told(result) -> str:
+    """What a platform_state run said of out-of-reach and older copies ('' when it said nothing)."""
+    said = result.task_results("Say which state hosts are out of reach or keep an older copy")
+    return " ".join(str(said[0].get("msg", "")).split()) if said else ""
+
+
 def podman(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=180, check=False)
 

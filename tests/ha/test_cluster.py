@@ -13,7 +13,7 @@ import json
 import uuid
 
 import yaml
-from conftest import ADDRESSES, MEMBERS, STATE_DIR, cluster, leader_of, patroni, sql, wait_for
+from conftest import ADDRESSES, MEMBERS, STATE_DIR, cluster, leader_of, patroni, sql, told, wait_for
 from runbook_harness import PLAYBOOKS, REPO_ROOT
 
 testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
@@ -160,13 +160,18 @@ def test_a_raised_and_a_lowered_setting_reach_every_member(members, run_playbook
     leader = leader_of(cluster(members[MEMBERS[0]]))
     before = {name: started_at(member) for name, member in members.items()}
     # Limited to the database tier, as an operator changing only its settings would run it (and quicker).
+    # Two more for the lowering run to take out again: one of replication's own (back to its value), one not.
+    extra = {"track_io_timing": "on", "wal_keep_size": "256MB"}
     raised = run_playbook(
-        CONVERGE, {"postgres_server_settings": {"max_connections": 130, "work_mem": "8MB"}}, limit="mlflow_db"
+        CONVERGE,
+        {"postgres_server_settings": {"max_connections": 130, "work_mem": "8MB", **extra}},
+        limit="mlflow_db",
     )
     assert raised.rc == 0, raised.stdout[-6000:]
     # max_connections needs a restart: Patroni restarted every member, and the primary kept its role.
     for name, member in members.items():
         assert sql(member, "show max_connections", "postgres") == ["130"], name
+        assert sql(member, "show track_io_timing", "postgres") == ["on"], name
     after = {name: started_at(member) for name, member in members.items()}
     assert all(after[name] != before[name] for name in members), (before, after)
     # Standbys first: a standby may not run below its primary's max_connections.
@@ -177,6 +182,13 @@ def test_a_raised_and_a_lowered_setting_reach_every_member(members, run_playbook
     assert lowered.rc == 0, lowered.stdout[-6000:]
     for name, member in members.items():
         assert sql(member, "show max_connections", "postgres") == ["120"], name
+        # Taken out of the cluster's configuration, not left behind: the default, and replication's own value.
+        assert sql(member, "show track_io_timing", "postgres") == ["off"], name
+        assert sql(member, "show wal_keep_size", "postgres") == ["128MB"], name
+    # PostgreSQL's default is 0, Patroni's 128MB: only the configuration says it was set back, not nulled.
+    parameters = json.loads(members[MEMBERS[0]].run("curl -s -m 5 http://127.0.0.1:8008/config").stdout)
+    assert "track_io_timing" not in parameters["postgresql"]["parameters"], parameters
+    assert parameters["postgresql"]["parameters"]["wal_keep_size"] == "128MB", parameters
     view = cluster(members[MEMBERS[0]])
     assert leader_of(view) == leader
     assert not any(m.get("pending_restart") for m in view["members"]), view
@@ -192,20 +204,32 @@ def test_check_mode_on_the_running_cluster_changes_nothing(members, run_playbook
 
 def test_a_rebuilt_first_host_gets_no_new_secrets(members, run_playbook):
     first = members[MEMBERS[0]]
-    # As a rebuilt host: no kept state, no Patroni file; the other members run on.
+    # As a rebuilt host: no kept state, no Patroni file; the other members run on, each with its copy of the state.
     aside = [(STATE_DIR, STATE_DIR + ".aside"), ("/etc/patroni/15-main.yml", "/root/15-main.yml.aside")]
+    others = [members[name] for name in MEMBERS[1:]]
     for path, moved in aside:
         assert first.run(f"mv {path} {moved}").rc == 0
     try:
+        # Without this controller's copy: the secrets can only come from the platform.
         read = run_playbook(PLAYBOOKS / "platform_state.yml", {"platform_credentials_dir": ""})
         generated = first.file(STATE_DIR).exists
+        # No member keeps any state (a cluster whose only copy was on its rebuilt first host, before mirroring).
+        for member in others:
+            assert member.run(f"mv {STATE_DIR} {STATE_DIR}.aside").rc == 0
+        lost = run_playbook(PLAYBOOKS / "platform_state.yml", {"platform_credentials_dir": ""})
+        generated_when_lost = [name for name, member in members.items() if member.file(STATE_DIR).exists]
     finally:
+        for member in others:
+            member.run(f"if [ -d {STATE_DIR}.aside ]; then rm -rf {STATE_DIR}; mv {STATE_DIR}.aside {STATE_DIR}; fi")
         for path, moved in aside:
             first.run(f"rm -rf {path}; mv {moved} {path}")
-    assert read.rc != 0, read.stdout[-4000:]
-    assert "its database cluster runs on the other mlflow_db hosts" in read.stdout, read.stdout[-4000:]
-    assert "platform_db_etcd_password" in read.stdout
-    assert not generated
+    assert read.rc == 0, read.stdout[-4000:]
+    assert told(read).startswith(f"{MEMBERS[0]} has no copy: this run uses the newest copy, on {MEMBERS[1]}.")
+    assert not generated, "a reading run wrote state on the rebuilt host"
+    assert lost.rc != 0, lost.stdout[-4000:]
+    assert "its database cluster runs on the other mlflow_db hosts" in lost.stdout, lost.stdout[-4000:]
+    assert "platform_db_etcd_password" in lost.stdout
+    assert not generated_when_lost
 
 
 def test_a_changed_member_list_is_refused(members, run_playbook):
