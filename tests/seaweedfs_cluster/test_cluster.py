@@ -1,0 +1,163 @@
+"""The artifact store as a SeaweedFS cluster of three members (molecule/seaweedfs_cluster): one raft of masters, a
+volume server on each member, two copies of every object, each member's gateway serving every object, internal
+traffic under mutual TLS, and any one member lost without losing an object or the ability to write one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from runbook_harness import other_host, platform_data
+
+MEMBERS = ["birtha-swc1", "birtha-swc2", "birtha-swc3"]
+# Their fixed addresses (molecule/seaweedfs_cluster/molecule.yml).
+ADDRESSES = dict(zip(MEMBERS, ["10.89.211.11", "10.89.211.12", "10.89.211.13"], strict=True))
+BUCKET = "cluster-probe"
+PROBE = Path(__file__).resolve().parent / "files" / "s3_object.py"
+PROBE_ON_HOST = "/root/s3_object.py"
+CA = "/usr/local/share/ca-certificates/birtha-mlflow-ca.crt"
+
+testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
+
+
+@pytest.fixture(scope="module")
+def members(host) -> dict:
+    reached = {name: other_host(host, name) for name in MEMBERS}
+    for member in reached.values():
+        member.ansible("ansible.builtin.copy", f"src={PROBE} dest={PROBE_ON_HOST} mode=0700", check=False)
+    return reached
+
+
+def wait_for(what: str, probe, seconds: int, step: float = 1.0):
+    """probe() until it returns something true; its last value otherwise fails the test."""
+    deadline, value = time.monotonic() + seconds, None
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"{what}: not within {seconds}s (last: {value!r})")
+
+
+def s3(member, *args: str) -> dict:
+    """The probe on a member, through that member's own gateway."""
+    answer = member.run(" ".join(["/usr/bin/python3", PROBE_ON_HOST, *args]))
+    assert answer.rc == 0, answer.stderr
+    return json.loads(answer.stdout.strip().splitlines()[-1])
+
+
+def master(member, path: str) -> dict:
+    answer = member.run(f"curl -s -m 5 http://127.0.0.1:9333{path}")
+    return json.loads(answer.stdout) if answer.rc == 0 and answer.stdout.startswith("{") else {}
+
+
+def data_nodes(member) -> dict[str, str]:
+    """Each volume server the leader knows: its address and the ids of the volumes it holds."""
+    topology = master(member, "/dir/status").get("Topology", {})
+    return {
+        node["Url"].split(":")[0]: node.get("VolumeIds", "")
+        for center in topology.get("DataCenters") or []
+        for rack in center.get("Racks") or []
+        for node in rack.get("DataNodes") or []
+    }
+
+
+def volume_ids(listed: str) -> list[int]:
+    """SeaweedFS lists a node's volumes as ranges: "1-3 5" or "1-3,5"."""
+    ids: list[int] = []
+    for part in listed.replace(",", " ").split():
+        first, _, last = part.partition("-")
+        ids.extend(range(int(first), int(last or first) + 1))
+    return ids
+
+
+def podman(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=180, check=False)
+
+
+def test_the_members_form_one_cluster_of_masters_and_volume_servers(members):
+    leaders = {name: master(member, "/cluster/status").get("Leader", "") for name, member in members.items()}
+    assert len(set(leaders.values())) == 1, leaders
+    leader = next(iter(leaders.values())).split(":")[0]
+    assert leader in ADDRESSES.values(), leaders
+    nodes = wait_for("three volume servers", lambda: len(data_nodes(members[MEMBERS[0]])) == 3, 60)
+    assert nodes
+    assert sorted(data_nodes(members[MEMBERS[0]])) == sorted(ADDRESSES.values())
+
+
+def test_an_object_written_through_one_member_is_read_through_every_other_on_two_members(members):
+    key, text = f"written-on-1/{uuid.uuid4().hex}", uuid.uuid4().hex
+    assert s3(members[MEMBERS[0]], "put", BUCKET, key, text) == {"put": key}
+    for name in MEMBERS[1:]:
+        wait_for(f"{key} through {name}", lambda m=members[name]: s3(m, "get", BUCKET, key).get("body") == text, 30)
+    # Replication "001" (a cluster's default): every volume is on exactly two of the members.
+    held = Counter(vid for listed in data_nodes(members[MEMBERS[0]]).values() for vid in volume_ids(listed))
+    assert held and set(held.values()) == {2}, held
+
+
+def test_a_client_without_a_members_certificate_is_refused(members):
+    first = members[MEMBERS[0]]
+    # The internal servers answer on the members' addresses, gRPC only with a member's certificate.
+    for port in (19333, 18080, 18888):
+        handshake = first.run(
+            f"echo | timeout 10 openssl s_client -connect {ADDRESSES[MEMBERS[1]]}:{port} -CAfile {CA} 2>&1"
+        )
+        assert "certificate required" in handshake.stdout or "alert handshake failure" in handshake.stdout, (
+            port,
+            handshake.stdout[-1500:],
+        )
+
+
+def test_one_member_lost_loses_no_object_and_stops_no_upload(members, run_playbook):
+    before = {f"before/{uuid.uuid4().hex}": uuid.uuid4().hex for _ in range(5)}
+    for key, text in before.items():
+        assert s3(members[MEMBERS[0]], "put", BUCKET, key, text) == {"put": key}
+    lost = MEMBERS[1]
+    # A member's host stopped outright, as a crashed machine is.
+    assert podman("stop", "-t", "0", lost).returncode == 0
+    try:
+        for name in (MEMBERS[0], MEMBERS[2]):
+            for key, text in before.items():
+                got = wait_for(f"{key} through {name}", lambda m=members[name], k=key: s3(m, "get", BUCKET, k), 30)
+                assert got == {"body": text}, (name, key, got)
+        # New objects: the first attempts may wait for the masters to notice the lost member.
+        during_key, during_text = f"during/{uuid.uuid4().hex}", uuid.uuid4().hex
+        wait_for(
+            "an upload with a member down",
+            lambda: s3(members[MEMBERS[2]], "put", BUCKET, during_key, during_text).get("put"),
+            120,
+            step=5,
+        )
+        assert s3(members[MEMBERS[0]], "get", BUCKET, during_key) == {"body": during_text}
+        # MLflow (on the first member) logs runs with artifacts meanwhile.
+        platform_data(run_playbook, "generate", "--experiment", "cluster-down", "--runs", "3", "--artifacts", "2")
+        state = platform_data(run_playbook, "state", "--experiment", "cluster-down")
+        assert len(state["cluster-down"]["runs"]) == 3 and state["cluster-down"]["objects"] >= 2, state
+    finally:
+        assert podman("start", lost).returncode == 0
+    # Back: its volume server rejoins, and its gateway serves what was written while it was away.
+    wait_for("the member's volume server back", lambda: ADDRESSES[lost] in data_nodes(members[MEMBERS[0]]), 180, 5)
+    wait_for(
+        "the object written while it was away, through its gateway",
+        lambda: s3(members[lost], "get", BUCKET, during_key).get("body") == during_text,
+        180,
+        step=5,
+    )
+
+
+def test_a_host_outside_the_cluster_gets_no_write_from_a_master():
+    # This controller reaches the members' network (podman's bridge) but is not a member: a master's assignment
+    # (which hands out a volume write token) is refused.
+    for address in ADDRESSES.values():
+        assign = subprocess.run(
+            ["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", f"http://{address}:9333/dir/assign"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert assign.stdout == "401", (address, assign.stdout, assign.stderr)
