@@ -72,7 +72,9 @@ def volume_ids(listed: str) -> list[int]:
     ids: list[int] = []
     for part in listed.replace(",", " ").split():
         first, _, last = part.partition("-")
-        ids.extend(range(int(first), int(last or first) + 1))
+        # Past 100 volumes a node's list ends in "...": the rest is not listed.
+        if first.isdigit() and (last.isdigit() or not last):
+            ids.extend(range(int(first), int(last or first) + 1))
     return ids
 
 
@@ -102,15 +104,38 @@ def test_an_object_written_through_one_member_is_read_through_every_other_on_two
 
 def test_a_client_without_a_members_certificate_is_refused(members):
     first = members[MEMBERS[0]]
-    # The internal servers answer on the members' addresses, gRPC only with a member's certificate.
+    # The internal servers answer on the members' addresses, gRPC only with a member's certificate. Go refuses a
+    # TLS 1.3 client without one after the client's Finished, so s_client must stay to read the alert (-ign_eof).
     for port in (19333, 18080, 18888):
         handshake = first.run(
-            f"echo | timeout 10 openssl s_client -connect {ADDRESSES[MEMBERS[1]]}:{port} -CAfile {CA} 2>&1"
+            f"timeout 10 openssl s_client -ign_eof -connect {ADDRESSES[MEMBERS[1]]}:{port} -CAfile {CA} </dev/null 2>&1"
         )
-        assert "certificate required" in handshake.stdout or "alert handshake failure" in handshake.stdout, (
-            port,
-            handshake.stdout[-1500:],
+        said = handshake.stdout
+        assert "certificate required" in said or "bad certificate" in said, (port, said[-1500:])
+
+
+def test_the_internal_ports_are_closed_to_a_host_outside_the_cluster(members):
+    # This controller reaches the members' network (podman's bridge) but is not a member. Without the role's
+    # firewall a follower master would forward its /col/delete to the leader as itself, a member, and the bucket
+    # would be gone; the S3 gateway stays open.
+    for address in ADDRESSES.values():
+        for port in (9333, 19333, 8080, 18080, 8888, 18888, 19000):
+            answer = subprocess.run(
+                ["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", f"http://{address}:{port}/"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert answer.stdout == "000" and answer.returncode == 28, (address, port, answer.returncode)
+        gateway = subprocess.run(
+            ["curl", "-sk", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", f"https://{address}:9000/"],
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        assert gateway.stdout == "403", (address, gateway.stdout)
+    # A member still reaches them all.
+    assert members[MEMBERS[0]].run(f"curl -s -m 3 http://{ADDRESSES[MEMBERS[2]]}:9333/cluster/status").rc == 0
 
 
 def test_one_member_lost_loses_no_object_and_stops_no_upload(members, run_playbook):
@@ -123,8 +148,11 @@ def test_one_member_lost_loses_no_object_and_stops_no_upload(members, run_playbo
     try:
         for name in (MEMBERS[0], MEMBERS[2]):
             for key, text in before.items():
-                got = wait_for(f"{key} through {name}", lambda m=members[name], k=key: s3(m, "get", BUCKET, k), 30)
-                assert got == {"body": text}, (name, key, got)
+                wait_for(
+                    f"{key} through {name}",
+                    lambda m=members[name], k=key, t=text: s3(m, "get", BUCKET, k).get("body") == t,
+                    30,
+                )
         # New objects: the first attempts may wait for the masters to notice the lost member.
         during_key, during_text = f"during/{uuid.uuid4().hex}", uuid.uuid4().hex
         wait_for(
@@ -148,16 +176,3 @@ def test_one_member_lost_loses_no_object_and_stops_no_upload(members, run_playbo
         180,
         step=5,
     )
-
-
-def test_a_host_outside_the_cluster_gets_no_write_from_a_master():
-    # This controller reaches the members' network (podman's bridge) but is not a member: a master's assignment
-    # (which hands out a volume write token) is refused.
-    for address in ADDRESSES.values():
-        assign = subprocess.run(
-            ["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", f"http://{address}:9333/dir/assign"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert assign.stdout == "401", (address, assign.stdout, assign.stderr)

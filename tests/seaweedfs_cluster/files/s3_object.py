@@ -2,7 +2,7 @@
 
 The admin's keys come from the member's identities file (/etc/seaweedfs/s3.json, root-only), never the command line;
 the gateway's certificate is checked against the platform's CA.
-  put BUCKET KEY TEXT    create BUCKET if needed and write KEY
+  put BUCKET KEY TEXT    create BUCKET if needed and write KEY ({"error": code} when it cannot)
   get BUCKET KEY         KEY's text ({"error": code} when it cannot be read)
 """
 
@@ -42,10 +42,15 @@ def client():
 def put(bucket: str, key: str, text: str) -> dict[str, str]:
     s3 = client()
     try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError:
-        s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError:
+            s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
+    except ClientError as error:
+        return {"error": error.response["Error"]["Code"]}
+    except BotoCoreError as error:
+        return {"error": type(error).__name__}
     return {"put": key}
 
 
