@@ -83,10 +83,16 @@ def podman(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_members_form_one_cluster_of_masters_and_volume_servers(members):
-    leaders = {name: master(member, "/cluster/status").get("Leader", "") for name, member in members.items()}
-    assert len(set(leaders.values())) == 1, leaders
-    leader = next(iter(leaders.values())).split(":")[0]
-    assert leader in ADDRESSES.values(), leaders
+    def leaders() -> dict[str, str]:
+        return {name: master(member, "/cluster/status").get("Leader", "") for name, member in members.items()}
+
+    # A master that (re)started moments ago learns the leader within seconds.
+    agreed = wait_for("every master to name the same leader", lambda: len(set(leaders().values()) - {""}) == 1, 60)
+    assert agreed
+    named = leaders()
+    assert len(set(named.values())) == 1, named
+    leader = next(iter(named.values())).split(":")[0]
+    assert leader in ADDRESSES.values(), named
     nodes = wait_for("three volume servers", lambda: len(data_nodes(members[MEMBERS[0]])) == 3, 60)
     assert nodes
     assert sorted(data_nodes(members[MEMBERS[0]])) == sorted(ADDRESSES.values())
@@ -163,12 +169,17 @@ def test_one_member_lost_loses_no_object_and_stops_no_upload(members, run_playbo
         )
         assert s3(members[MEMBERS[0]], "get", BUCKET, during_key) == {"body": during_text}
         # MLflow (on the first member) logs runs with artifacts meanwhile.
-        platform_data(run_playbook, "generate", "--experiment", "cluster-down", "--runs", "3", "--artifacts", "2")
-        state = platform_data(run_playbook, "state", "--experiment", "cluster-down")
-        assert len(state["cluster-down"]["runs"]) == 3 and state["cluster-down"]["objects"] >= 2, state
+        experiment = f"cluster-down-{uuid.uuid4().hex[:8]}"
+        platform_data(run_playbook, "generate", "--experiment", experiment, "--runs", "3", "--artifacts", "2")
+        state = platform_data(run_playbook, "state", "--experiment", experiment)
+        assert len(state[experiment]["runs"]) == 3 and state[experiment]["objects"] >= 2, state
     finally:
         assert podman("start", lost).returncode == 0
-    # Back: its volume server rejoins, and its gateway serves what was written while it was away.
+    # Back: its master follows the leader, its volume server rejoins, and its gateway serves what was written while
+    # it was away.
+    wait_for(
+        "the member's master to name the leader", lambda: master(members[lost], "/cluster/status").get("Leader"), 120
+    )
     wait_for("the member's volume server back", lambda: ADDRESSES[lost] in data_nodes(members[MEMBERS[0]]), 180, 5)
     wait_for(
         "the object written while it was away, through its gateway",
