@@ -71,10 +71,10 @@ def volume_ids(listed: str) -> list[int]:
     """SeaweedFS lists a node's volumes as ranges: "1-3 5" or "1-3,5"."""
     ids: list[int] = []
     for part in listed.replace(",", " ").split():
-        first, _, last = part.partition("-")
+        bounds = part.split("-", 1)
         # Past 100 volumes a node's list ends in "...": the rest is not listed.
-        if first.isdigit() and (last.isdigit() or not last):
-            ids.extend(range(int(first), int(last or first) + 1))
+        if all(bound.isdigit() for bound in bounds):
+            ids.extend(range(int(bounds[0]), int(bounds[-1]) + 1))
     return ids
 
 
@@ -145,7 +145,7 @@ def test_the_internal_ports_are_closed_to_a_host_outside_the_cluster(members):
 
 
 def test_one_member_lost_loses_no_object_and_stops_no_upload(members, run_playbook):
-    before = {f"before/{uuid.uuid4().hex}": uuid.uuid4().hex for _ in range(5)}
+    before = {f"before/{number}-{uuid.uuid4().hex}": uuid.uuid4().hex for number in range(5)}
     for key, text in before.items():
         assert s3(members[MEMBERS[0]], "put", BUCKET, key, text) == {"put": key}
     lost = MEMBERS[1]
