@@ -5,6 +5,7 @@ traffic under mutual TLS, and any one member lost without losing an object or th
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import time
 import uuid
@@ -120,26 +121,23 @@ def test_a_client_without_a_members_certificate_is_refused(members):
         assert "certificate required" in said or "bad certificate" in said, (port, said[-1500:])
 
 
+def reaches(address: str, port: int) -> bool:
+    """Whether this controller gets a TCP connection to address:port within 3 s (a dropped SYN times out)."""
+    try:
+        with socket.create_connection((address, port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
 def test_the_internal_ports_are_closed_to_a_host_outside_the_cluster(members):
     # This controller reaches the members' network (podman's bridge) but is not a member. Without the role's
     # firewall a follower master would forward its /col/delete to the leader as itself, a member, and the bucket
     # would be gone; the S3 gateway stays open.
     for address in ADDRESSES.values():
-        for port in (9333, 19333, 8080, 18080, 8888, 18888, 19000):
-            answer = subprocess.run(
-                ["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", f"http://{address}:{port}/"],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            assert answer.stdout == "000" and answer.returncode == 28, (address, port, answer.returncode)
-        gateway = subprocess.run(
-            ["curl", "-sk", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", f"https://{address}:9000/"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert gateway.stdout == "403", (address, gateway.stdout)
+        opened = [port for port in (9333, 19333, 8080, 18080, 8888, 18888, 19000) if reaches(address, port)]
+        assert opened == [], (address, opened)
+        assert reaches(address, 9000), address
     # A member still reaches them all.
     assert members[MEMBERS[0]].run(f"curl -s -m 3 http://{ADDRESSES[MEMBERS[2]]}:9333/cluster/status").rc == 0
 
