@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from runbook_harness import other_host, platform_data
+from runbook_harness import other_host, platform_data, podman, wait_for
 
 MEMBERS = ["birtha-swc1", "birtha-swc2", "birtha-swc3"]
 # Their fixed addresses (molecule/seaweedfs_cluster/molecule.yml).
@@ -32,17 +30,6 @@ def members(host) -> dict:
     for member in reached.values():
         member.ansible("ansible.builtin.copy", f"src={PROBE} dest={PROBE_ON_HOST} mode=0700", check=False)
     return reached
-
-
-def wait_for(what: str, probe, seconds: int, step: float = 1.0):
-    """probe() until it returns something true; its last value otherwise fails the test."""
-    deadline, value = time.monotonic() + seconds, None
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"{what}: not within {seconds}s (last: {value!r})")
 
 
 def s3(member, *args: str) -> dict:
@@ -77,10 +64,6 @@ def volume_ids(listed: str) -> list[int]:
         if all(bound.isdigit() for bound in bounds):
             ids.extend(range(int(bounds[0]), int(bounds[-1]) + 1))
     return ids
-
-
-def podman(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=180, check=False)
 
 
 def test_the_members_form_one_cluster_of_masters_and_volume_servers(members):
