@@ -11,7 +11,7 @@ from pathlib import Path
 
 import platform_fixtures
 import pytest
-from runbook_harness import other_host, podman, wait_for  # noqa: F401 - podman and wait_for re-exported to tests/ha
+from runbook_harness import other_host, wait_for
 
 MEMBERS = ["birtha-ha1", "birtha-ha2", "birtha-ha3"]
 # Their fixed addresses (molecule/ha/molecule.yml): what inet_server_addr() reports.
