@@ -8,9 +8,10 @@ own Python (/opt/mlflow/venv/bin/python), so both sides of a comparison meet the
     python platform_data.py state      --experiment NAME ...
     python platform_data.py drop       --experiment NAME ...
 
-Secrets come from the environment only (never the command line): the server's mlflow.env is read for the backend
-store URI and the S3 credentials; MLFLOW_TRACKING_URI / MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD for the
-API. Each command prints one JSON object.
+Secrets never come from the command line: the server's mlflow.env is read for the backend store URI and the S3
+credentials; MLFLOW_TRACKING_URI / MLFLOW_TRACKING_USERNAME from the environment and MLFLOW_TRACKING_PASSWORD from the
+environment or, with BIRTHA_SECRETS_ON_STDIN=1, from a JSON object on stdin (Ansible's `environment` under become
+puts its values on sudo's command line, which sudo logs). Each command prints one JSON object.
 
 On a database host without a tracking server (molecule/postgres), BIRTHA_MLFLOW_ENV_FILE names the schema-only
 environment file (mlflow_server's entry point schema): MLflow's client then writes to the database directly, and
@@ -350,6 +351,13 @@ COMMANDS = {
 }
 
 
+def secrets_from_stdin() -> None:
+    """Secret environment values given as a JSON object on stdin (BIRTHA_SECRETS_ON_STDIN=1)."""
+    if os.environ.get("BIRTHA_SECRETS_ON_STDIN") == "1":
+        os.environ.update({str(key): str(value) for key, value in json.loads(sys.stdin.read() or "{}").items()})
+
+
 if __name__ == "__main__":
     arguments = parser().parse_args()
+    secrets_from_stdin()
     print(json.dumps(COMMANDS[arguments.command](arguments)))

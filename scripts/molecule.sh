@@ -36,8 +36,9 @@ step_log() {
 read -ra steps <<<"$*"
 for step in "${steps[@]}"; do rm -f "$logs/$(step_log "$step")"; done
 
-# The scenarios that deploy SeaweedFS: seaweedfs itself, and faults (its last test moves MinIO's artifacts there).
-WEED_SCENARIOS="ha seaweedfs faults"
+# The scenarios that deploy SeaweedFS: seaweedfs and seaweedfs_cluster, ha, and faults (its last test moves MinIO's
+# artifacts there).
+WEED_SCENARIOS="ha seaweedfs seaweedfs_cluster faults"
 needs_weed() {
   [[ " $WEED_SCENARIOS " == *" $1 "* ]]
 }

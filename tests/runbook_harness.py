@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,19 @@ def tracking_uri_from_controller(inventory: str) -> str:
 def other_host(host: Any, name: str) -> Any:
     """Another host of the scenario, reached the way the testinfra `host` fixture reaches its own."""
     return host.get_host(f"ansible://{name}", ansible_inventory=host.backend.ansible_inventory)
+
+
+def wait_for(what: str, probe, seconds: int, step: float = 1.0):
+    """probe() until it returns something true; its last value otherwise fails the test."""
+    deadline, value = time.monotonic() + seconds, None
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"{what}: not within {seconds}s (last: {value!r})")
+
+
+def podman(*args: str) -> subprocess.CompletedProcess[str]:
+    """The podman CLI on this controller (the scenarios' hosts are its containers)."""
+    return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=180, check=False)

@@ -5,15 +5,13 @@ stops the primary."""
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import platform_fixtures
 import pytest
-from runbook_harness import other_host
+from runbook_harness import other_host, wait_for
 
 MEMBERS = ["birtha-ha1", "birtha-ha2", "birtha-ha3"]
 # Their fixed addresses (molecule/ha/molecule.yml): what inet_server_addr() reports.
@@ -61,25 +59,10 @@ def sql(member, query: str, database: str = "mlflow_db") -> list[str]:
     return [line for line in answer.stdout.splitlines() if line]
 
 
-def wait_for(what: str, probe, seconds: int, step: float = 1.0):
-    """probe() until it returns something true; its last value otherwise fails the test."""
-    deadline, value = time.monotonic() + seconds, None
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"{what}: not within {seconds}s (last: {value!r})")
-
-
 def told(result) -> str:
     """What a platform_state run said of out-of-reach and older copies ('' when it said nothing)."""
     said = result.task_results("Say which state hosts are out of reach or keep an older copy")
     return " ".join(str(said[0].get("msg", "")).split()) if said else ""
-
-
-def podman(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=180, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import time
 
-from conftest import ADDRESSES, MEMBERS, cluster, leader_of, patroni, podman, sql, synchronous_standby, wait_for
+from conftest import ADDRESSES, MEMBERS, cluster, leader_of, patroni, sql, synchronous_standby, wait_for
+from runbook_harness import podman
 
 testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
 

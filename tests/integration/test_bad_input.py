@@ -272,3 +272,78 @@ def test_high_availability_with_a_weak_patroni_password_is_refused(inventory, ba
     assert result.returncode != 0
     assert named in result.stdout, result.stdout[-3000:]
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def with_store_hosts(
+    inventory: Path, tmp_path: Path, count: int, store: str, addresses: bool = True, racks: bool = False
+) -> Path:
+    """The inventory with `count` names for this machine in mlflow_artifacts and `store` as the platform's store;
+    with `addresses`, each name has an address of its own for its peers (seaweedfs_server_address); with `racks`, a
+    rack of its own (seaweedfs_server_rack)."""
+    hosts = json.loads((inventory / "hosts.yml").read_text())
+    artifacts = hosts["all"]["children"]["mlflow_artifacts"]["hosts"]
+    for number in range(1, count):
+        hosts["all"]["hosts"][f"store-twin{number}"] = hosts["all"]["hosts"]["localhost"]
+        artifacts[f"store-twin{number}"] = {}
+    if addresses:
+        for number, name in enumerate(artifacts, start=11):
+            artifacts[name] = {"seaweedfs_server_address": f"127.0.0.{number}"}
+    if racks:
+        for number, name in enumerate(artifacts):
+            artifacts[name] = {**artifacts[name], "seaweedfs_server_rack": f"rack{number}"}
+    copy = tmp_path / f"{store}{count}"
+    shutil.copytree(inventory, copy)
+    (copy / "hosts.yml").write_text(json.dumps(hosts))
+    (copy / "group_vars" / "all" / "store.yml").write_text(f"platform_artifact_store: {store}\n")
+    return copy
+
+
+@pytest.fixture(scope="module")
+def seaweedfs_vars(base_vars: dict[str, object], fake_binaries: Path) -> dict[str, object]:
+    # The stand-in binary: validation only checks that the source exists.
+    return {**base_vars, "seaweedfs_server_binary_src": str(fake_binaries / "minio")}
+
+
+def test_several_minio_hosts_are_refused(inventory, base_vars, tmp_path):
+    result = run_validate(with_store_hosts(inventory, tmp_path, 3, "minio"), base_vars, tmp_path)
+    assert result.returncode != 0
+    said = result.stdout
+    assert "mlflow_artifacts has 3 hosts, and platform_artifact_store is minio" in said, said[-3000:]
+    assert "changed=0" in said.split("PLAY RECAP")[-1]
+
+
+@pytest.mark.parametrize(
+    ("count", "overrides", "layout", "named"),
+    [
+        (2, {}, {}, "SeaweedFS runs on one host, or on an odd number of three or more"),
+        (3, {"seaweedfs_server_replication": "011"}, {}, "has 3 host(s) in 1 data center(s) and 1 rack(s)"),
+        (3, {"seaweedfs_server_replication": "003"}, {}, "keeps 4 copies of each object"),
+        # Two copies on two servers of one rack, and each member in a rack of its own: SeaweedFS could grow no volume.
+        (3, {}, {"racks": True}, "at most 1 in one rack"),
+        (3, {}, {"addresses": False}, "The members of the SeaweedFS cluster need distinct addresses"),
+        (3, {}, {}, "a SeaweedFS cluster, and platform_tls is off"),
+    ],
+    ids=[
+        "even-count",
+        "racks-it-does-not-have",
+        "more-copies-than-hosts",
+        "a-rack-each",
+        "shared-address",
+        "cluster-without-tls",
+    ],
+)
+def test_a_seaweedfs_cluster_it_cannot_run_is_refused(
+    inventory, seaweedfs_vars, tmp_path, count, overrides, layout, named
+):
+    cluster = with_store_hosts(inventory, tmp_path, count, "seaweedfs", **layout)
+    result = run_validate(cluster, {**seaweedfs_vars, **overrides}, tmp_path)
+    assert result.returncode != 0
+    said = " ".join(result.stdout.split())
+    assert named in said, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def test_one_seaweedfs_host_passes(inventory, seaweedfs_vars, tmp_path):
+    result = run_validate(with_store_hosts(inventory, tmp_path, 1, "seaweedfs"), seaweedfs_vars, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]

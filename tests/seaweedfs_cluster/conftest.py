@@ -1,0 +1,10 @@
+"""Playbooks through ansible-runner against molecule/seaweedfs_cluster: tests/platform_fixtures.py's fixtures."""
+
+from __future__ import annotations
+
+import platform_fixtures
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    platform_fixtures.register(config)
