@@ -246,15 +246,17 @@ def test_a_database_mode_the_inventory_cannot_have_is_refused(inventory, base_va
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
 
 
-def test_high_availability_with_tls_is_refused_in_this_version(inventory, base_vars, tmp_path):
-    result = run_validate(with_db_hosts(inventory, tmp_path, 3), {**base_vars, "platform_tls": True}, tmp_path)
+def test_a_database_cluster_with_tls_and_no_ca_is_refused(inventory, base_vars, tmp_path):
+    overrides = {"platform_tls": True, "postgres_server_tls_ca": ""}
+    result = run_validate(with_db_hosts(inventory, tmp_path, 3), {**base_vars, **overrides}, tmp_path)
     assert result.returncode != 0
-    assert "does not encrypt Patroni's REST API" in result.stdout, result.stdout[-3000:]
+    assert "postgres_server_tls_ca is empty" in result.stdout, result.stdout[-3000:]
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
 
 
-def test_three_database_hosts_pass(inventory, base_vars, tmp_path):
-    result = run_validate(with_db_hosts(inventory, tmp_path, 3), base_vars, tmp_path)
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_three_database_hosts_pass(inventory, base_vars, tmp_path, tls):
+    result = run_validate(with_db_hosts(inventory, tmp_path, 3), {**base_vars, "platform_tls": tls}, tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
 
