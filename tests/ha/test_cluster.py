@@ -280,6 +280,16 @@ def test_a_changed_member_list_is_refused(members, run_playbook):
     assert refused.stats.get("changed", {}) == {}
 
 
+@pytest.mark.skipif(not TLS, reason="the cluster runs without platform_tls")
+def test_turning_tls_off_on_the_running_cluster_is_refused(members, run_playbook):
+    # Limited to one member, as an operator might try it host by host: the others' etcd still says how it runs.
+    refused = run_playbook(CONVERGE, {"platform_tls": False}, check=True, limit=MEMBERS[-1])
+    assert refused.rc != 0
+    said = " ".join(refused.stdout.split())
+    assert "runs with TLS, and the inventory now asks for it off (platform_tls)" in said, refused.stdout[-4000:]
+    assert refused.stats.get("changed", {}) == {}
+
+
 def test_a_rebuilt_member_is_refused_even_in_a_run_limited_to_it(members, run_playbook):
     last = members[MEMBERS[-1]]
     # As a rebuilt host: etcd's data gone. etcd stopped first (the other two keep the majority).
