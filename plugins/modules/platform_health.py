@@ -162,7 +162,8 @@ options:
         the platform's CA.
     type: path
   validate_certs:
-    description: Whether to verify the TLS certificates of O(url), O(patroni_url) and O(etcd_url). Turn off only for testing.
+    description:
+      - Whether to verify the TLS certificates of O(url), O(patroni_url) and O(etcd_url). Turn off only for testing.
     type: bool
     default: true
 extends_documentation_fragment:
