@@ -183,11 +183,12 @@ def test_every_connection_of_the_cluster_is_encrypted(members):
     peer = asker.run(f"curl -s -m 5 https://{MEMBERS[0]}:2380/members")
     assert peer.rc != 0 and "birtha-ha" not in peer.stdout, peer.stdout
     with_certificate = asker.run(
-        f"curl -s -m 5 --cert /var/lib/etcd/tls/server.crt --key /var/lib/etcd/tls/server.key"
-        f" https://{MEMBERS[0]}:2380/members"
+        f"curl -s -m 5 -o /dev/null -w '%{{http_code}}' --cert /var/lib/etcd/tls/server.crt"
+        f" --key /var/lib/etcd/tls/server.key https://{MEMBERS[0]}:2380/members"
     )
-    # The same request with a member's certificate is answered: the refusal above was the missing certificate.
-    assert with_certificate.rc == 0 and MEMBERS[0] in with_certificate.stdout, with_certificate.stderr
+    # The same request with a member's certificate is answered (curl may call etcd's reply a partial transfer, rc 18,
+    # so the status is what counts): the refusal above was the missing certificate.
+    assert with_certificate.stdout.strip() == "200", (with_certificate.rc, with_certificate.stdout)
 
 
 def started_at(member) -> float:
