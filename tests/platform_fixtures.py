@@ -29,14 +29,6 @@ def artifact_store() -> str:
     return os.environ.get("BIRTHA_ARTIFACT_STORE") or "seaweedfs"
 
 
-# A test whose outcome does not depend on the artifact store runs once in make test, in the default scenario; the
-# seaweedfs scenario skips it. Against a sandbox (either store) it runs.
-store_neutral = pytest.mark.skipif(
-    os.environ.get("MOLECULE_SCENARIO_NAME") == "seaweedfs",
-    reason="store-neutral: it runs in the default scenario (molecule/default)",
-)
-
-
 def playbook_log() -> dict[str, str]:
     """molecule/security has every playbook a test runs log at -vvv to one file, searched for secrets at the end."""
     path = os.environ.get("BIRTHA_PLAYBOOK_LOG")
