@@ -18,6 +18,13 @@ require podman runc /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns iptabl
 "$REPO_ROOT/scripts/build-image.sh" >/dev/null
 BIRTHA_MINIO_DIR="$("$REPO_ROOT/scripts/build-minio.sh")"
 BIRTHA_WHEEL_ARCHIVE="$("$REPO_ROOT/scripts/build-wheels.sh")"
+# molecule/ha converges the MLflow version before the default, which its last test upgrades: those wheels too (cached).
+BIRTHA_MLFLOW_PREVIOUS_VERSION="$MLFLOW_PREVIOUS_VERSION"
+BIRTHA_WHEEL_ARCHIVE_PREVIOUS=""
+if [[ " $* " =~ [[:space:]]ha[[:space:]] ]]; then
+  BIRTHA_WHEEL_ARCHIVE_PREVIOUS="$(MLFLOW_VERSION="$MLFLOW_PREVIOUS_VERSION" "$REPO_ROOT/scripts/build-wheels.sh")"
+fi
+export BIRTHA_MLFLOW_PREVIOUS_VERSION BIRTHA_WHEEL_ARCHIVE_PREVIOUS
 # SeaweedFS builds (once, 12-22 min) beside the lanes, only for a run with a scenario that deploys it (WEED_SCENARIOS);
 # that scenario waits for it.
 BIRTHA_SEAWEEDFS_DIR="$(seaweedfs_dir)"
