@@ -57,7 +57,7 @@ def test_backup_then_disaster_then_restore_loses_nothing(run_playbook):
         "access_key": "{{ platform_s3_root_user }}",
         "secret_key": "{{ platform_s3_root_password }}",
     }
-    created = run_playbook(HERE / "data.yml", {"data_action": "offsite_create"})
+    created = run_playbook(HERE / "offsite.yml", {"offsite_action": "create"})
     assert created.rc == 0, created.stdout[-4000:]
     unencrypted = run_playbook(
         PLAYBOOKS / "backup.yml", {"backup_s3_destination": offsite, "postgres_backup_passphrase": ""}
@@ -67,7 +67,7 @@ def test_backup_then_disaster_then_restore_loses_nothing(run_playbook):
     backup = run_playbook(PLAYBOOKS / "backup.yml", {"backup_s3_destination": offsite})
     assert backup.rc == 0, backup.stdout[-6000:]
     set_id = backup.task_results("Name the set")[0]["ansible_facts"]["backup_set_id"]
-    listed = run_playbook(HERE / "data.yml", {"data_action": "offsite_list"})
+    listed = run_playbook(HERE / "offsite.yml", {"offsite_action": "list"})
     copied = listed.task_results("List the bucket")[0]["stdout"]
     for name in (
         "manifest.json",
