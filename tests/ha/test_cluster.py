@@ -193,7 +193,7 @@ def handshake(member, target: str, options: str = "") -> str:
     """openssl s_client's account of a TLS handshake from member to target (host:port). It stays to read the server's
     verdict (-ign_eof): Go refuses a TLS 1.3 client's certificate, or its lack, after the client's Finished."""
     return member.run(
-        f"timeout 5 openssl s_client -ign_eof -connect {target} -CAfile {CA_FILE} {options} </dev/null 2>&1"
+        f"timeout 10 openssl s_client -ign_eof -connect {target} -CAfile {CA_FILE} {options} </dev/null 2>&1"
     ).stdout
 
 

@@ -7,8 +7,8 @@
   empty BUCKET                 delete every object of BUCKET with MLflow's key (the disaster)
   offsite create|list BUCKET   make or list another bucket of the store as its admin (the 3-2-1 test)
 
-Credentials come from the host's own files (/etc/mlflow), the admin's from the environment the playbook sets, never
-the command line. Any S3 store: the endpoint is MLflow's.
+Credentials come from the host's own files (/etc/mlflow), the admin's from a root-only file the playbook writes beside
+this script, never the command line. Any S3 store: the endpoint is MLflow's.
 """
 
 from __future__ import annotations
@@ -131,8 +131,9 @@ def s3_client(env: dict[str, str], keys: tuple[str, str] | None = None) -> Any:
 
 
 def admin_keys() -> tuple[str, str]:
-    """The store's admin keys, from the environment the playbook sets (never the command line)."""
-    return os.environ["BIRTHA_S3_ADMIN_ACCESS_KEY"], os.environ["BIRTHA_S3_ADMIN_SECRET_KEY"]
+    """The store's admin keys, from the root-only file the playbook wrote beside this script."""
+    keys = json.loads(Path(__file__).with_name("admin.json").read_text(encoding="utf-8"))
+    return keys["access_key"], keys["secret_key"]
 
 
 def empty(bucket: str) -> dict[str, object]:
@@ -142,7 +143,8 @@ def empty(bucket: str) -> dict[str, object]:
         keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
         if keys:
             client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-    return {"left": len(bucket_state(server_env(), bucket))}
+    left = client.list_objects_v2(Bucket=bucket).get("KeyCount", 0)
+    return {"left": left}
 
 
 def offsite(action: str, bucket: str) -> dict[str, object]:
