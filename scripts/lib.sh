@@ -12,6 +12,8 @@ MC_VERSION="${MC_VERSION:-v0.0.0-20250313080218-cf909e1063a9}"
 # SeaweedFS 4.53: the commit the Go proxy serves (its release tags are not module versions).
 SEAWEEDFS_VERSION="${SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}"
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"
+# The version before it (its pinned constraints ship too): molecule/ha converges it and its last test upgrades it.
+MLFLOW_PREVIOUS_VERSION="${MLFLOW_PREVIOUS_VERSION:-3.16.1}"
 HOST_IMAGE="${HOST_IMAGE:-localhost/birtha-debian12-systemd:latest}"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$REPO_ROOT/containers.conf}"
 # iptables and debootstrap live in sbin, which a user's PATH may lack; Go is installed in /usr/local/go.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run Molecule scenarios, building what they need first, once.
 #   scripts/molecule.sh security                  one scenario
-#   scripts/molecule.sh "default backup_restore" "security faults"
+#   scripts/molecule.sh "default postgres" "security faults"
 #                                                 each argument is a lane: its scenarios run one after another, the
 #                                                 lanes side by side. About half of a scenario's time is waiting
 #                                                 (services starting, health checks), so two lanes on 2 cores
@@ -12,12 +12,19 @@
 #                                                 the log is .cache/molecule-logs/make-<target>.log).
 # Each scenario's output goes to .cache/molecule-logs/<scenario>.log and is printed when its lane ends.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# A scenario's hosts share a podman bridge network: netavark, its DNS and its firewall tool. backup_restore also runs
-# jobs as AWX does (tests/awx_runs): over SSH, with a key pair made for the run.
+# A scenario's hosts share a podman bridge network: netavark, its DNS and its firewall tool. default also runs jobs as
+# AWX does (tests/awx_runs): over SSH, with a key pair made for the run.
 require podman runc /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns iptables flock ssh-keygen
 "$REPO_ROOT/scripts/build-image.sh" >/dev/null
 BIRTHA_MINIO_DIR="$("$REPO_ROOT/scripts/build-minio.sh")"
 BIRTHA_WHEEL_ARCHIVE="$("$REPO_ROOT/scripts/build-wheels.sh")"
+# molecule/ha converges the MLflow version before the default, which its last test upgrades: those wheels too (cached).
+BIRTHA_MLFLOW_PREVIOUS_VERSION="$MLFLOW_PREVIOUS_VERSION"
+BIRTHA_WHEEL_ARCHIVE_PREVIOUS=""
+if [[ " $* " =~ [[:space:]]ha[[:space:]] ]]; then
+  BIRTHA_WHEEL_ARCHIVE_PREVIOUS="$(MLFLOW_VERSION="$MLFLOW_PREVIOUS_VERSION" "$REPO_ROOT/scripts/build-wheels.sh")"
+fi
+export BIRTHA_MLFLOW_PREVIOUS_VERSION BIRTHA_WHEEL_ARCHIVE_PREVIOUS
 # SeaweedFS builds (once, 12-22 min) beside the lanes, only for a run with a scenario that deploys it (WEED_SCENARIOS);
 # that scenario waits for it.
 BIRTHA_SEAWEEDFS_DIR="$(seaweedfs_dir)"
@@ -36,9 +43,9 @@ step_log() {
 read -ra steps <<<"$*"
 for step in "${steps[@]}"; do rm -f "$logs/$(step_log "$step")"; done
 
-# The scenarios that deploy SeaweedFS: seaweedfs and seaweedfs_cluster, ha, and faults (its last test moves MinIO's
-# artifacts there).
-WEED_SCENARIOS="ha seaweedfs seaweedfs_cluster faults"
+# The scenarios that deploy SeaweedFS: default, ha, seaweedfs_cluster, and faults (its last test moves MinIO's artifacts
+# there).
+WEED_SCENARIOS="default ha seaweedfs_cluster faults"
 needs_weed() {
   [[ " $WEED_SCENARIOS " == *" $1 "* ]]
 }
@@ -91,11 +98,11 @@ for step in "${steps[@]}"; do
     break
   fi
 done
-# backup_restore's verify runs jobs in the execution environment (tests/awx_runs), which builds it when missing: build
-# it meanwhile, beside the lanes, rather than in one of them. build-ee.sh holds a lock, so the test's own call waits for
+# default's verify runs jobs in the execution environment (tests/awx_runs), which builds it when missing: build it
+# meanwhile, beside the lanes, rather than in one of them. build-ee.sh holds a lock, so the test's own call waits for
 # this one and then finds the image; a failure here shows again there, with its log.
 ee_build=""
-if [[ " $* " =~ [[:space:]]backup_restore[[:space:]] ]]; then
+if [[ " $* " =~ [[:space:]]default[[:space:]] ]]; then
   "$REPO_ROOT/scripts/build-ee.sh" >"$logs/ee-build.log" 2>&1 &
   ee_build=$!
 fi

@@ -17,6 +17,7 @@ from typing import Any
 
 import ansible_runner
 import pytest
+import testinfra_nsenter
 from runbook_harness import PlaybookResult
 
 
@@ -27,14 +28,6 @@ def platform_inventory() -> str | None:
 def artifact_store() -> str:
     """The store the platform under test runs (its unit and health tier): the scenario's BIRTHA_ARTIFACT_STORE."""
     return os.environ.get("BIRTHA_ARTIFACT_STORE") or "seaweedfs"
-
-
-# A test whose outcome does not depend on the artifact store runs once in make test, in the default scenario; the
-# seaweedfs scenario skips it. Against a sandbox (either store) it runs.
-store_neutral = pytest.mark.skipif(
-    os.environ.get("MOLECULE_SCENARIO_NAME") == "seaweedfs",
-    reason="store-neutral: it runs in the default scenario (molecule/default)",
-)
 
 
 def playbook_log() -> dict[str, str]:
@@ -92,7 +85,9 @@ def run_playbook(inventory: str, tmp_path_factory: pytest.TempPathFactory):
 
 def register(config: pytest.Config) -> None:
     """Called by the conftest of each directory whose tests use these fixtures: registered once as a plugin, they are
-    one set of session fixtures (one test_id, one runner) however many of those directories a run collects."""
+    one set of session fixtures (one test_id, one runner) however many of those directories a run collects. It also
+    routes testinfra's commands on the scenarios' hosts through nsenter (testinfra_nsenter)."""
+    testinfra_nsenter.install()
     plugin = sys.modules[__name__]
     if not config.pluginmanager.is_registered(plugin):
         config.pluginmanager.register(plugin, "birtha_platform_fixtures")

@@ -156,12 +156,14 @@ options:
     default: 10
   ca_bundle:
     description:
-      - CA certificate bundle that verifies the TLS certificate of O(url) (the store's or MLflow's).
+      - CA certificate bundle that verifies the TLS certificate of O(url) (the store's or MLflow's), and of
+        O(patroni_url) and O(etcd_url) when they are C(https).
       - If not set, the host's trust store is used, where the role C(birtha.mlflow.ssl_hardening) installs
         the platform's CA.
     type: path
   validate_certs:
-    description: Whether to verify the TLS certificate of O(url). Turn off only for testing.
+    description:
+      - Whether to verify the TLS certificates of O(url), O(patroni_url) and O(etcd_url). Turn off only for testing.
     type: bool
     default: true
 extends_documentation_fragment:

@@ -3,7 +3,7 @@ colleague's laptop, an AWX job - reads the platform's secrets, CA and certificat
 nothing on a converged platform, and stops before any change when what it supplies differs or is unknown.
 
 Runs in the security scenario (TLS, three hosts: the state host is not the tracking host). The plain platform's
-fresh-controller case is tests/awx_runs' platform_up job (backup_restore): a fresh execution-environment container,
+fresh-controller case is tests/awx_runs' platform_up job (default): a fresh execution-environment container,
 changed=0."""
 
 from __future__ import annotations

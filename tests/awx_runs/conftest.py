@@ -1,4 +1,4 @@
-"""Fixtures for AWX-shaped jobs against the platform a Molecule scenario converged (molecule/backup_restore).
+"""Fixtures for AWX-shaped jobs against the platform a Molecule scenario converged (molecule/default).
 
 Per test session: the execution environment image (scripts/build-ee.sh builds it when missing, cached), a fresh
 ed25519 key pair made on the controller, and a user on every scenario host that logs in with it and becomes root
@@ -50,10 +50,8 @@ def require(*commands: str) -> None:
 @pytest.fixture(scope="session")
 def awx_platform():
     inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory or os.environ.get("MOLECULE_SCENARIO_NAME") != "backup_restore":
-        pytest.skip(
-            "AWX-shaped jobs need the backup_restore scenario's container hosts (molecule test -s backup_restore)"
-        )
+    if not inventory or os.environ.get("MOLECULE_SCENARIO_NAME") != "default":
+        pytest.skip("AWX-shaped jobs need the default scenario's container hosts (molecule test -s default)")
     require("podman")
     return scenario_platform(inventory)
 
@@ -93,11 +91,11 @@ def ssh_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def jobs(awx_platform, ee_image, ssh_keys, tmp_path_factory: pytest.TempPathFactory, test_id: str, request):
     for host in awx_platform.hosts:
         host_shell(host, USER_SETUP, stdin=ssh_keys["machine.pub"])
-    # The MinIO binaries and the wheel archive platform_up.yml installs from (scripts/molecule.sh exports both),
+    # The store's binaries and the wheel archive platform_up.yml installs from (scripts/molecule.sh exports them),
     # exposed read-only at the same path: the job deploys what the scenario deployed.
     exposed = {
         variable: os.environ[variable]
-        for variable in ("BIRTHA_MINIO_DIR", "BIRTHA_WHEEL_ARCHIVE")
+        for variable in ("BIRTHA_SEAWEEDFS_DIR", "BIRTHA_MINIO_DIR", "BIRTHA_WHEEL_ARCHIVE")
         if os.environ.get(variable) and Path(os.environ[variable]).exists()
     }
     runner = JobRunner(

@@ -1,7 +1,7 @@
 """Jobs run the way AWX runs them (awx/README.md): ansible-runner with process isolation in the execution
 environment image, a fresh private data dir per job, the hosts reached over SSH as a sudoer with the machine
-credential's key, reports and set_stats kept in the job's artifacts. Against the backup_restore scenario's
-converged platform, before its own tests drop and restore the databases (molecule/backup_restore/molecule.yml).
+credential's key, reports and set_stats kept in the job's artifacts. Against the default scenario's
+converged platform, before its own tests drop and restore the databases (molecule/default/molecule.yml).
 
 Each job starts with no controller state: no credentials directory, no fact cache, no earlier report. Whatever it
 needs it reads from the platform (role platform_state) or is given as AWX gives it.

@@ -1,6 +1,6 @@
-"""Backup faults, each tested: a wrong passphrase, a corrupted archive, MinIO stopped in the middle of a backup,
-the backup destination out of space, PostgreSQL down when the backup starts. Each ends with a non-zero exit and a
-clear message, the previous verified set still the newest, and the live platform untouched; the next backup
+"""Backup faults, each tested: a wrong passphrase, a corrupted archive, the artifact store stopped in the middle of a
+backup, the backup destination out of space, PostgreSQL down when the backup starts. Each ends with a non-zero exit
+and a clear message, the previous verified set still the newest, and the live platform untouched; the next backup
 succeeds."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from runbook_harness import PLAYBOOKS
 HERE = Path(__file__).resolve().parent / "playbooks"
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("MOLECULE_SCENARIO_NAME", "backup_restore") != "backup_restore",
-    reason="stops services: runs in the backup_restore scenario (or with BIRTHA_PLATFORM_INVENTORY outside Molecule)",
+    os.environ.get("MOLECULE_SCENARIO_NAME", "default") != "default",
+    reason="stops services: runs last in the default scenario (or with BIRTHA_PLATFORM_INVENTORY outside Molecule)",
 )
 
 
@@ -60,12 +60,12 @@ def test_backup_faults(run_playbook):
     fails(corrupt, "damaged or replaced")
     assert newest_verified(run_playbook) == good_id
 
-    fault(run_playbook, "stop_minio")
+    fault(run_playbook, "stop_store")
     try:
-        no_minio = run_playbook(PLAYBOOKS / "backup.yml", {"backup_set_name": "fault-minio"})
+        no_store = run_playbook(PLAYBOOKS / "backup.yml", {"backup_set_name": "fault-store"})
     finally:
-        fault(run_playbook, "start_minio")
-    fails(no_minio, "Snapshot of bucket")
+        fault(run_playbook, "start_store")
+    fails(no_store, "Snapshot of bucket")
     assert newest_verified(run_playbook) == good_id
 
     fault(run_playbook, "enospc", fault_set="fault-enospc")

@@ -1,4 +1,4 @@
-"""Backup, disaster, restore: nothing is lost (the backup_restore Molecule scenario).
+"""Backup, disaster, restore: nothing is lost (the default Molecule scenario, last: it sorts after every other test).
 
 Fills the platform (3 experiments, 200 runs with metric history, 2 registered models with aliases, 50+
 artifacts including 50 MiB), refuses an unencrypted second copy, takes a backup set with its second copy in
@@ -19,8 +19,8 @@ from runbook_harness import PLAYBOOKS
 HERE = Path(__file__).resolve().parent / "playbooks"
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("MOLECULE_SCENARIO_NAME", "backup_restore") != "backup_restore",
-    reason="destructive: runs in the backup_restore scenario (or with BIRTHA_PLATFORM_INVENTORY outside Molecule)",
+    os.environ.get("MOLECULE_SCENARIO_NAME", "default") != "default",
+    reason="destructive: runs last in the default scenario (or with BIRTHA_PLATFORM_INVENTORY outside Molecule)",
 )
 
 
@@ -54,8 +54,8 @@ def test_backup_then_disaster_then_restore_loses_nothing(run_playbook):
         "endpoint_url": "http://127.0.0.1:{{ platform_minio_port }}",
         "bucket": "mlflow-offsite",
         "prefix": "platform/",
-        "access_key": "{{ minio_server_root_user }}",
-        "secret_key": "{{ minio_server_root_password }}",
+        "access_key": "{{ platform_s3_root_user }}",
+        "secret_key": "{{ platform_s3_root_password }}",
     }
     created = run_playbook(HERE / "offsite.yml", {"offsite_action": "create"})
     assert created.rc == 0, created.stdout[-4000:]

@@ -5,6 +5,7 @@ stops the primary."""
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import uuid
 from pathlib import Path
@@ -19,6 +20,12 @@ ADDRESSES = dict(zip(MEMBERS, ["10.89.210.11", "10.89.210.12", "10.89.210.13"], 
 WRITER = Path(__file__).resolve().parent / "files" / "pg_writer.py"
 WRITER_ON_HOST = "/root/pg_writer.py"
 STATE_DIR = "/etc/birtha-mlflow/state"
+# molecule/ha runs hardened (BIRTHA_PLATFORM_TLS): Patroni and etcd then answer HTTPS only, verified with the
+# platform's CA, which ssl_hardening put in each host's trust store (curl's too); PostgreSQL admits TLS logins only.
+TLS = os.environ.get("BIRTHA_PLATFORM_TLS", "false").lower() == "true"
+SCHEME = "https" if TLS else "http"
+PATRONI = f"{SCHEME}://127.0.0.1:8008"
+CA_FILE = "/usr/local/share/ca-certificates/birtha-mlflow-ca.crt"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,13 +34,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def patroni(member, path: str) -> int:
     """HTTP status of a GET on a member's Patroni REST API (0: no answer)."""
-    answer = member.run(f"curl -s -m 3 -o /dev/null -w '%{{http_code}}' http://127.0.0.1:8008{path}")
+    answer = member.run(f"curl -s -m 3 -o /dev/null -w '%{{http_code}}' {PATRONI}{path}")
     return int(answer.stdout.strip() or 0)
 
 
 def cluster(member) -> dict:
     """Patroni's view of the cluster, as one member reports it."""
-    answer = member.run("curl -s -m 5 http://127.0.0.1:8008/cluster")
+    answer = member.run(f"curl -s -m 5 {PATRONI}/cluster")
     assert answer.rc == 0, answer.stderr
     return json.loads(answer.stdout)
 
@@ -92,6 +99,8 @@ class Writer:
             "target_session_attrs": "read-write",
             "connect_timeout": "3",
         }
+        if TLS:
+            params.update(sslmode="verify-full", sslrootcert=CA_FILE)
         member.ansible("ansible.builtin.copy", f"src={WRITER} dest={WRITER_ON_HOST} mode=0700", check=False)
         # The password reaches the writer in 0600 files, never on a command line.
         with tempfile.TemporaryDirectory() as scratch:

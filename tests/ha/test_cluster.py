@@ -12,8 +12,23 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 import yaml
-from conftest import ADDRESSES, MEMBERS, STATE_DIR, cluster, leader_of, patroni, sql, told, wait_for
+from conftest import (
+    ADDRESSES,
+    CA_FILE,
+    MEMBERS,
+    PATRONI,
+    SCHEME,
+    STATE_DIR,
+    TLS,
+    cluster,
+    leader_of,
+    patroni,
+    sql,
+    told,
+    wait_for,
+)
 from runbook_harness import PLAYBOOKS, REPO_ROOT
 
 testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
@@ -56,7 +71,7 @@ def etcd(member, address: str, path: str, body: dict | None = None, token: str =
     """etcd's JSON API on a member's address, as anyone on the network would call it (with a token: logged in)."""
     data = f" -X POST -d {json.dumps(json.dumps(body))}" if body is not None else ""
     header = f" -H 'Authorization: {token}'" if token else ""
-    answer = member.run(f"curl -s -m 5{data}{header} http://{address}:2379{path}")
+    answer = member.run(f"curl -s -m 5{data}{header} {SCHEME}://{address}:2379{path}")
     assert answer.rc == 0, answer.stderr
     return json.loads(answer.stdout)
 
@@ -134,7 +149,7 @@ def test_patronis_file_is_0600_and_a_killed_patroni_comes_back(members):
 
 def test_changing_the_cluster_needs_the_apis_login(members):
     member = members[MEMBERS[1]]
-    answer = member.run("curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:8008/restart")
+    answer = member.run(f"curl -s -m 5 -o /dev/null -w '%{{http_code}}' -X POST {PATRONI}/restart")
     assert answer.stdout.strip() == "401"
     # Reading needs none: health checks and HAProxy read it.
     assert patroni(member, "/health") == 200
@@ -150,6 +165,36 @@ def test_replication_is_admitted_from_the_members_only(members):
     addresses = sorted(line.split("|")[1] for line in rules)
     # Loopback too: Patroni reads its own timeline that way before it promotes.
     assert addresses == ["10.89.210.11", "10.89.210.12", "10.89.210.13", "127.0.0.1", "::1"], rules
+
+
+@pytest.mark.skipif(not TLS, reason="the cluster runs without platform_tls")
+def test_every_connection_of_the_cluster_is_encrypted(members):
+    primary = members[leader_of(cluster(members[MEMBERS[0]]))]
+    # pg_hba admits nothing over the network without TLS, and both standbys stream over it.
+    kinds = sql(primary, "select distinct type from pg_hba_file_rules where type like 'host%'", "postgres")
+    assert kinds == ["hostssl"], kinds
+    streaming = sql(
+        primary, "select count(*) from pg_stat_replication r join pg_stat_ssl s using (pid) where s.ssl", "postgres"
+    )
+    assert streaming == ["2"], streaming
+    asker = members[MEMBERS[1]]
+    # Patroni's REST API and etcd answer no plain HTTP, and etcd's peer port no one without a certificate of the CA.
+    for url in (f"http://{ADDRESSES[MEMBERS[0]]}:8008/health", f"http://{ADDRESSES[MEMBERS[0]]}:2379/health"):
+        assert asker.run(f"curl -s -m 5 -o /dev/null -w '%{{http_code}}' {url}").stdout.strip() in ("000", "400"), url
+    # etcd's peer port completes a TLS handshake only with a certificate of the platform's CA.
+    refused = handshake(asker, f"{MEMBERS[0]}:2380")
+    assert "certificate required" in refused or "bad certificate" in refused, refused[-1500:]
+    member_key = "-cert /var/lib/etcd/tls/server.crt -key /var/lib/etcd/tls/server.key"
+    accepted = handshake(asker, f"{MEMBERS[0]}:2380", member_key)
+    assert "Verify return code: 0 (ok)" in accepted and " alert " not in accepted, accepted[-1500:]
+
+
+def handshake(member, target: str, options: str = "") -> str:
+    """openssl s_client's account of a TLS handshake from member to target (host:port). It stays to read the server's
+    verdict (-ign_eof): Go refuses a TLS 1.3 client's certificate, or its lack, after the client's Finished."""
+    return member.run(
+        f"timeout 10 openssl s_client -ign_eof -connect {target} -CAfile {CA_FILE} {options} </dev/null 2>&1"
+    ).stdout
 
 
 def started_at(member) -> float:
@@ -186,7 +231,7 @@ def test_a_raised_and_a_lowered_setting_reach_every_member(members, run_playbook
         assert sql(member, "show track_io_timing", "postgres") == ["off"], name
         assert sql(member, "show wal_keep_size", "postgres") == ["128MB"], name
     # PostgreSQL's default is 0, Patroni's 128MB: only the configuration says it was set back, not nulled.
-    parameters = json.loads(members[MEMBERS[0]].run("curl -s -m 5 http://127.0.0.1:8008/config").stdout)
+    parameters = json.loads(members[MEMBERS[0]].run(f"curl -s -m 5 {PATRONI}/config").stdout)
     assert "track_io_timing" not in parameters["postgresql"]["parameters"], parameters
     assert parameters["postgresql"]["parameters"]["wal_keep_size"] == "128MB", parameters
     view = cluster(members[MEMBERS[0]])
@@ -242,6 +287,16 @@ def test_a_changed_member_list_is_refused(members, run_playbook):
     assert refused.stats.get("changed", {}) == {}
 
 
+@pytest.mark.skipif(not TLS, reason="the cluster runs without platform_tls")
+def test_turning_tls_off_on_the_running_cluster_is_refused(members, run_playbook):
+    # Limited to one member, as an operator might try it host by host: the others' etcd still says how it runs.
+    refused = run_playbook(CONVERGE, {"platform_tls": False}, check=True, limit=MEMBERS[-1])
+    assert refused.rc != 0
+    said = " ".join(refused.stdout.split())
+    assert "runs with TLS, and the inventory now asks for it off (platform_tls)" in said, refused.stdout[-4000:]
+    assert refused.stats.get("changed", {}) == {}
+
+
 def test_a_rebuilt_member_is_refused_even_in_a_run_limited_to_it(members, run_playbook):
     last = members[MEMBERS[-1]]
     # As a rebuilt host: etcd's data gone. etcd stopped first (the other two keep the majority).
@@ -257,7 +312,7 @@ def test_a_rebuilt_member_is_refused_even_in_a_run_limited_to_it(members, run_pl
     assert refused.stats.get("changed", {}) == {}
     wait_for(
         "etcd back on the rebuilt member",
-        lambda: '"health":"true"' in last.check_output("curl -s http://127.0.0.1:2379/health"),
+        lambda: '"health":"true"' in last.check_output(f"curl -s {SCHEME}://127.0.0.1:2379/health"),
         60,
     )
 

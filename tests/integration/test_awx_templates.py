@@ -51,6 +51,7 @@ RUNBOOK_PROCEDURES = {
     "rolling restart": "rolling_restart.yml",
     "artifact store migration": "migrate_artifact_store.yml",
     "database switchover": "switchover.yml",
+    "upgrade": "upgrade_mlflow.yml",
 }
 
 # What Ansible's `bool` filter reads as true: an answer that confirms.

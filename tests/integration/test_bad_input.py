@@ -246,15 +246,17 @@ def test_a_database_mode_the_inventory_cannot_have_is_refused(inventory, base_va
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
 
 
-def test_high_availability_with_tls_is_refused_in_this_version(inventory, base_vars, tmp_path):
-    result = run_validate(with_db_hosts(inventory, tmp_path, 3), {**base_vars, "platform_tls": True}, tmp_path)
+def test_a_database_cluster_with_tls_and_no_ca_is_refused(inventory, base_vars, tmp_path):
+    overrides = {"platform_tls": True, "postgres_server_tls_ca": ""}
+    result = run_validate(with_db_hosts(inventory, tmp_path, 3), {**base_vars, **overrides}, tmp_path)
     assert result.returncode != 0
-    assert "does not encrypt Patroni's REST API" in result.stdout, result.stdout[-3000:]
+    assert "postgres_server_tls_ca is empty" in result.stdout, result.stdout[-3000:]
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
 
 
-def test_three_database_hosts_pass(inventory, base_vars, tmp_path):
-    result = run_validate(with_db_hosts(inventory, tmp_path, 3), base_vars, tmp_path)
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_three_database_hosts_pass(inventory, base_vars, tmp_path, tls):
+    result = run_validate(with_db_hosts(inventory, tmp_path, 3), {**base_vars, "platform_tls": tls}, tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
 
@@ -347,3 +349,42 @@ def test_one_seaweedfs_host_passes(inventory, seaweedfs_vars, tmp_path):
     result = run_validate(with_store_hosts(inventory, tmp_path, 1, "seaweedfs"), seaweedfs_vars, tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def fake_venv(tmp_path: Path, version: str) -> Path:
+    """A virtualenv as the role leaves it, with only what says which MLflow is installed."""
+    venv = tmp_path / "venv"
+    (venv / "lib" / "python3.11" / "site-packages" / f"mlflow-{version}.dist-info").mkdir(parents=True)
+    (venv / "lib" / "python3.11" / "site-packages" / "mlflow_skinny-0.0.1.dist-info").mkdir()
+    return venv
+
+
+@pytest.mark.parametrize(
+    ("installed", "extra", "named"),
+    [
+        ("3.16.1", {}, "run playbooks/upgrade_mlflow.yml -e upgrade_confirm=true"),
+        ("9.9.9", {"mlflow_server_upgrade": True}, "An older version is not installed over a newer one"),
+    ],
+    ids=["newer-outside-the-upgrade", "older-than-installed"],
+)
+def test_an_mlflow_version_change_is_refused_outside_the_upgrade(
+    inventory, base_vars, tmp_path, installed, extra, named
+):
+    overrides = {"mlflow_server_venv": str(fake_venv(tmp_path, installed)), **extra}
+    result = run_validate(inventory, {**base_vars, **overrides}, tmp_path)
+    assert result.returncode != 0
+    said = " ".join(result.stdout.split())
+    assert f"MLflow {installed} is installed on localhost and the inventory asks for 3.17.2" in said, said[-3000:]
+    assert named in said, said[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+@pytest.mark.parametrize(
+    ("installed", "extra"),
+    [("3.17.2", {}), ("3.16.1", {"mlflow_server_upgrade": True})],
+    ids=["same-version", "upgrade"],
+)
+def test_the_installed_version_or_an_upgrade_passes(inventory, base_vars, tmp_path, installed, extra):
+    overrides = {"mlflow_server_venv": str(fake_venv(tmp_path, installed)), **extra}
+    result = run_validate(inventory, {**base_vars, **overrides}, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]

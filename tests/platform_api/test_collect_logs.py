@@ -14,7 +14,7 @@ import tarfile
 import uuid
 from pathlib import Path
 
-from platform_fixtures import artifact_store, store_neutral
+from platform_fixtures import artifact_store
 from runbook_harness import PLAYBOOKS, credentials_dir
 
 TEST_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
@@ -122,7 +122,6 @@ def test_collect_logs_archives_every_service_redacted(run_playbook, inventory, t
     assert any(f"{marker} {MASK}" in line for line in planted_lines["postgresql log file"])
 
 
-@store_neutral
 def test_a_host_that_does_not_answer_is_recorded(run_playbook, tmp_path):
     report_dir = tmp_path / "reports"
     result = run_playbook(

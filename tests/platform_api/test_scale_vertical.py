@@ -7,14 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from platform_fixtures import store_neutral
 from runbook_harness import PLAYBOOKS
 
 TEST_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 SCALE = PLAYBOOKS / "scale_vertical.yml"
 WORKER_MB = 1024
-
-pytestmark = store_neutral
 
 
 def unit_state(run_playbook) -> dict[str, str]:

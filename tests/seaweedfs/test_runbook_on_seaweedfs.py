@@ -1,7 +1,7 @@
-"""The runbook's store-touching playbooks on SeaweedFS (molecule/seaweedfs), each judged by what a user would see.
+"""The runbook's store-touching playbooks on SeaweedFS (molecule/default), each judged by what a user would see.
 
-Retention, purge, archive, storage cleanup, monitoring and log collection run here too, from tests/platform_api
-(the scenario's additional tests). These are the ones that act on the store itself: backup with its restore
+Retention, purge, archive, storage cleanup, monitoring and log collection run on it from tests/platform_api (the
+scenario runs both directories). These are the ones that act on the store itself: backup with its restore
 rehearsal and a real restore, the artifact-storage troubleshooting of a stopped store and of a rejected key, and a
 rotated S3 key.
 """

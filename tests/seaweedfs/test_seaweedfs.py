@@ -1,4 +1,4 @@
-"""The platform on SeaweedFS (molecule/seaweedfs): what the seaweedfs_server role promises, on the converged host.
+"""The platform on SeaweedFS (molecule/default): what the seaweedfs_server role promises, on the converged host.
 
 The converge itself already proved MLflow end to end on it: mlflow_platform_probe logged a run, read its artifact
 back through MLflow and found it in the bucket with MLflow's identity; the idempotence step re-ran it with changed=0.
@@ -22,11 +22,11 @@ MLFLOW_PYTHON = "/opt/mlflow/venv/bin/python"
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("BIRTHA_ARTIFACT_STORE") != "seaweedfs",
-    reason="needs a platform on SeaweedFS (molecule/seaweedfs)",
+    reason="needs a platform on SeaweedFS (molecule/default)",
 )
 
 # The scenario's host; BIRTHA_SEAWEEDFS_HOST=birtha-sandbox runs these against a sandbox on SeaweedFS.
-HOST = os.environ.get("BIRTHA_SEAWEEDFS_HOST", "birtha-sw")
+HOST = os.environ.get("BIRTHA_SEAWEEDFS_HOST", "birtha-aio")
 testinfra_hosts = [f"ansible://{HOST}"]
 
 

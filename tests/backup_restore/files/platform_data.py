@@ -4,8 +4,11 @@
          aliases, 50+ artifacts including one of 50 MiB; prints a summary
   state  every table of the tracking and auth databases (rows and an md5 of the sorted row texts) and every
          object of the bucket (sha256), computed here independently of the collection's code; prints JSON
+  empty BUCKET                 delete every object of BUCKET with MLflow's key (the disaster)
+  offsite create|list BUCKET   make or list another bucket of the store as its admin (the 3-2-1 test)
 
-Credentials come from the host's own files (/etc/mlflow), never the command line.
+Credentials come from the host's own files (/etc/mlflow), the admin's from a root-only file the playbook writes beside
+this script, never the command line. Any S3 store: the endpoint is MLflow's.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlparse
 
 ENV_FILE = "/etc/mlflow/mlflow.env"
@@ -111,17 +115,51 @@ def database_state(uri: str) -> dict[str, list]:
     return state
 
 
-def bucket_state(env: dict[str, str], bucket: str) -> dict[str, str]:
+def s3_client(env: dict[str, str], keys: tuple[str, str] | None = None) -> Any:
+    """The store as MLflow reaches it (its endpoint and CA), with MLflow's keys or the given ones."""
     import boto3
 
-    client = boto3.client(
+    access, secret = keys or (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+    return boto3.client(
         "s3",
         endpoint_url=env["MLFLOW_S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
         region_name="us-east-1",
         verify=env.get("AWS_CA_BUNDLE", True),
     )
+
+
+def admin_keys() -> tuple[str, str]:
+    """The store's admin keys, from the root-only file the playbook wrote beside this script."""
+    keys = json.loads(Path(__file__).with_name("admin.json").read_text(encoding="utf-8"))
+    return keys["access_key"], keys["secret_key"]
+
+
+def empty(bucket: str) -> dict[str, object]:
+    """The disaster: every object of MLflow's bucket deleted, with MLflow's own key (whatever the store)."""
+    client = s3_client(server_env())
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    left = client.list_objects_v2(Bucket=bucket).get("KeyCount", 0)
+    return {"left": left}
+
+
+def offsite(action: str, bucket: str) -> dict[str, object]:
+    """The 3-2-1 test's second destination, another bucket of the same store, made and listed as its admin."""
+    client = s3_client(server_env(), admin_keys())
+    if action == "create":
+        if bucket not in [item["Name"] for item in client.list_buckets()["Buckets"]]:
+            client.create_bucket(Bucket=bucket)
+        return {"bucket": bucket}
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return {"keys": sorted(item["Key"] for page in pages for item in page.get("Contents", []))}
+
+
+def bucket_state(env: dict[str, str], bucket: str) -> dict[str, str]:
+    client = s3_client(env)
     state = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
@@ -144,5 +182,12 @@ def state(bucket: str) -> dict[str, object]:
 
 if __name__ == "__main__":
     command = sys.argv[1]
-    output = fill() if command == "fill" else state(sys.argv[2])
+    if command == "fill":
+        output = fill()
+    elif command == "empty":
+        output = empty(sys.argv[2])
+    elif command == "offsite":
+        output = offsite(sys.argv[2], sys.argv[3])
+    else:
+        output = state(sys.argv[2])
     print(json.dumps(output, sort_keys=True))
