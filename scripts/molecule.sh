@@ -43,9 +43,8 @@ step_log() {
 read -ra steps <<<"$*"
 for step in "${steps[@]}"; do rm -f "$logs/$(step_log "$step")"; done
 
-# The scenarios that deploy SeaweedFS: default, ha, seaweedfs_cluster, and faults (its last test moves MinIO's artifacts
-# there).
-WEED_SCENARIOS="default ha seaweedfs_cluster faults"
+# The scenarios that deploy SeaweedFS: default, ha, and faults (its last test moves MinIO's artifacts there).
+WEED_SCENARIOS="default ha faults"
 needs_weed() {
   [[ " $WEED_SCENARIOS " == *" $1 "* ]]
 }

@@ -11,13 +11,13 @@ from runbook_harness import PLAYBOOKS, other_host, platform_data
 
 testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
 
-APP = "birtha-ha-app"  # the artifact store, MLflow and the backup sets (molecule/ha/molecule.yml)
+SETS_HOST = "birtha-ha-proxy"  # the proxy and the backup sets (molecule/ha/molecule.yml)
 SETS = "/var/backups/mlflow/sets"
 EXPERIMENT = "ha-backup"
 
 
 def manifest(host, set_id: str) -> dict:
-    return json.loads(other_host(host, APP).file(f"{SETS}/{set_id}/manifest.json").content_string)
+    return json.loads(other_host(host, SETS_HOST).file(f"{SETS}/{set_id}/manifest.json").content_string)
 
 
 def runs_on(member) -> list[str]:
@@ -39,7 +39,7 @@ def test_a_backup_reads_a_standby_and_a_restore_reaches_every_member(host, membe
     taken = manifest(host, set_id)
     assert taken["postgres"]["host"] in MEMBERS and taken["postgres"]["host"] != leader, taken["postgres"]["host"]
     assert taken["postgres"]["standby"] is True
-    assert other_host(host, APP).file(f"{SETS}/{set_id}/VERIFIED").exists
+    assert other_host(host, SETS_HOST).file(f"{SETS}/{set_id}/VERIFIED").exists
     assert f"The backup dumps from {taken['postgres']['host']} (a standby" in backup.stdout
 
     # The way back to the primary: the same playbook, told not to use a standby.
