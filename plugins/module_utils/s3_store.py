@@ -288,6 +288,14 @@ def bucket_exists(client: Any, bucket: str) -> bool:
     return True
 
 
+def bucket_location(region: str) -> dict[str, Any]:
+    """create_bucket's location argument: AWS refuses us-east-1 as a LocationConstraint and wants every other region
+    named; SeaweedFS and MinIO accept either."""
+    if not region or region == "us-east-1":
+        return {}
+    return {"CreateBucketConfiguration": {"LocationConstraint": region}}
+
+
 def read_object(client: Any, bucket: str, key: str) -> bytes | None:
     """An object's bytes, or None when there is no such object."""
     try:
