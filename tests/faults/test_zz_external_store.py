@@ -1,7 +1,8 @@
 """The platform on an external S3 (platform_artifact_store: external): after test_migrate_store, the faults platform's
 MLflow keeps its artifacts on SeaweedFS on birtha-faults-sw, which this test treats as a store the platform does not
 run (no mlflow_artifacts hosts, its URL in platform_s3_external_endpoint_url, MLflow's key from the platform's state).
-(Its bad input, validate.yml's, is tests/integration's.) platform_up.yml points MLflow at the URL without a restart or
+validate.yml refuses another URL than MLflow's without the confirmation (the rest of its bad input is
+tests/integration's). platform_up.yml points MLflow at the URL without a restart or
 a change on a second run, and its probe reads the artifact back through it; the health
 check finds MLflow's S3 keys accepted; backup.yml reads the bucket from the backup host with MLflow's key and verifies
 the set; rotate_credentials.yml refuses to generate a key the external store's owner makes."""
@@ -40,6 +41,15 @@ def external(host, inventory: str, tmp_path_factory) -> tuple[str, dict[str, str
     }
 
 
+def test_mlflow_moved_to_another_external_store_only_when_confirmed(host, run_playbook, external):
+    path, extravars = external
+    elsewhere = {**extravars, "platform_s3_external_endpoint_url": "http://s3.invalid:9000"}
+    refused = run_playbook(PLAYBOOKS / "validate.yml", elsewhere, other_inventory=path)
+    assert refused.rc != 0 and refused.changed() == 0
+    assert "platform_s3_external_switch_confirm=true" in refused.stdout, refused.stdout[-3000:]
+    assert mlflow_endpoint(host) == extravars["platform_s3_external_endpoint_url"]
+
+
 def test_mlflow_runs_on_the_external_store_without_a_restart(host, run_playbook, external):
     path, extravars = external
     written = run_artifacts(host, "write", str(RUNS))
@@ -75,11 +85,14 @@ def test_the_backup_reads_the_external_bucket_from_the_backup_host(host, run_pla
     )
     assert backup.rc == 0, backup.stdout[-5000:]
     manifest = json.loads(host.file("/var/backups/mlflow/sets/external-store/manifest.json").content_string)
-    artifacts = manifest["artifacts"]
-    assert int(artifacts["count"]) >= len(written), artifacts
+    # The run just written is in the set: its artifact, with the sha256 MLflow gave it.
+    archived = {entry["key"]: entry["sha256"] for entry in manifest["artifacts"]["objects"]}
+    run_id, digest = next(iter(written.items()))
+    assert [sha for key, sha in archived.items() if run_id in key] == [digest], sorted(archived)[:20]
     assert host.file("/var/backups/mlflow/sets/external-store/COMPLETE").exists
-    # Verified right after the backup: restored into a scratch prefix of the external bucket and compared.
-    assert "artifacts restore and match" in backup.stdout
+    # Verified right after the backup: restored into a scratch prefix of the external bucket and compared (the
+    # callback wraps long messages).
+    assert "artifacts restore and match" in " ".join(backup.stdout.split())
 
 
 def test_mlflows_key_on_an_external_store_is_never_generated(host, run_playbook, external):

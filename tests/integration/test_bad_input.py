@@ -218,6 +218,14 @@ def test_an_external_store_passes_without_store_hosts(inventory, base_vars, tmp_
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
 
 
+def test_an_external_stores_ca_bundle_the_hosts_lack_is_refused(inventory, base_vars, tmp_path):
+    extra = {**base_vars, **EXTERNAL, "platform_s3_external_ca_file": str(tmp_path / "no-such-ca.pem")}
+    result = run_validate(without_store_hosts(inventory, tmp_path), extra, tmp_path)
+    assert result.returncode != 0
+    assert "platform_s3_external_ca_file is" in result.stdout and "does not" in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
 def test_an_external_stores_key_is_never_generated(inventory, base_vars, tmp_path):
     extra = {key: value for key, value in {**base_vars, **EXTERNAL}.items() if key != "platform_s3_secret_key"}
     result = run_validate(without_store_hosts(inventory, tmp_path), extra, tmp_path)
