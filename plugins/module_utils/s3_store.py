@@ -44,7 +44,9 @@ def s3_argument_spec() -> dict[str, dict[str, Any]]:
     """Connection options of the S3 modules (documented in the birtha.mlflow.s3 doc fragment)."""
     return {
         "endpoint_url": {"type": "str", "required": True},
-        "access_key": {"type": "str", "required": True, "no_log": True},
+        # An access key ID names the account, it is no secret (as in amazon.aws). Marked no_log, Ansible would scrub
+        # its value from every result: with MLflow's key "mlflow", the backup archive's path and name.
+        "access_key": {"type": "str", "required": True, "no_log": False},
         "secret_key": {"type": "str", "required": True, "no_log": True},
         "bucket": {"type": "str", "required": True},
         "region": {"type": "str", "default": "us-east-1"},
