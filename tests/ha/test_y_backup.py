@@ -20,6 +20,12 @@ def manifest(host, set_id: str) -> dict:
     return json.loads(other_host(host, SETS_HOST).file(f"{SETS}/{set_id}/manifest.json").content_string)
 
 
+def members_holding_set_files(members) -> dict[str, str]:
+    """The members with anything under the sets directory: the parts pass through them, the sets stay on SETS_HOST."""
+    held = {name: member.run(f"find {SETS} -type f 2>/dev/null | head -3").stdout for name, member in members.items()}
+    return {name: files for name, files in held.items() if files.strip()}
+
+
 def runs_on(member) -> list[str]:
     return sql(
         member,
@@ -41,6 +47,7 @@ def test_a_backup_reads_a_standby_and_a_restore_reaches_every_member(host, membe
     assert taken["postgres"]["standby"] is True
     assert other_host(host, SETS_HOST).file(f"{SETS}/{set_id}/VERIFIED").exists
     assert f"The backup dumps from {taken['postgres']['host']} (a standby" in backup.stdout
+    assert members_holding_set_files(members) == {}
 
     # The way back to the primary: the same playbook, told not to use a standby.
     primary_only = run_playbook(
@@ -63,6 +70,7 @@ def test_a_backup_reads_a_standby_and_a_restore_reaches_every_member(host, membe
     # Written on the primary, whichever member that is; replayed by each standby before the playbook ended.
     assert members[leader].file(f"/var/backups/mlflow/restore-{set_id}.json").exists
     assert leader_of(cluster(members[MEMBERS[0]])) == leader
+    assert members_holding_set_files(members) == {}
     for name, member in members.items():
         assert runs_on(member) == ["40"], name
         kept = sql(
