@@ -83,7 +83,7 @@ set +e
   "$venv/bin/python" -m galaxy_importer.main "$checked") 2>&1 | tee "$work/output.log"
 status=${PIPESTATUS[0]}
 set -e
-# The importer exits 0 after reporting warnings (a lint finding, a role without a README it could not load); Galaxy
+# The importer exits 0 after reporting warnings (a module's docs, a role without a README it could not load); Galaxy
 # shows each of them, so each one fails this check.
 findings="$(grep -E '^(WARNING|ERROR|CRITICAL):' "$work/output.log" || true)"
 if ((status != 0)) || [[ -n "$findings" ]]; then

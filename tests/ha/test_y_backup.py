@@ -22,7 +22,11 @@ def manifest(host, set_id: str) -> dict:
 
 def members_holding_set_files(members) -> dict[str, str]:
     """The members with anything under the sets directory: the parts pass through them, the sets stay on SETS_HOST."""
-    held = {name: member.run(f"find {SETS} -type f 2>/dev/null | head -3").stdout for name, member in members.items()}
+    held = {}
+    for name, member in members.items():
+        found = member.run(f"test ! -e {SETS} || find {SETS} -type f")
+        assert found.rc == 0, (name, found.stderr)
+        held[name] = found.stdout
     return {name: files for name, files in held.items() if files.strip()}
 
 
