@@ -239,14 +239,6 @@ def test_a_raised_and_a_lowered_setting_reach_every_member(members, run_playbook
     assert not any(m.get("pending_restart") for m in view["members"]), view
 
 
-# After the settings' changes: nothing left pending or drifting. `members` also keeps this test in file order
-# (testinfra parametrizes the tests that take a host).
-def test_check_mode_on_the_running_cluster_changes_nothing(members, run_playbook):
-    checked = run_playbook(CONVERGE, check=True, tags="database")
-    assert checked.rc == 0, checked.stdout[-4000:]
-    assert checked.stats.get("changed", {}) == {}, checked.stdout[-6000:]
-
-
 def test_a_rebuilt_first_host_gets_no_new_secrets(members, run_playbook):
     first = members[MEMBERS[0]]
     # As a rebuilt host: no kept state, no Patroni file; the other members run on, each with its copy of the state.
