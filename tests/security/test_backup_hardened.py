@@ -30,6 +30,10 @@ def test_a_verified_set_is_kept_on_the_backup_host_only(host, run_playbook):
     backup = run_playbook(PLAYBOOKS / "backup.yml")
     assert backup.rc == 0, backup.stdout[-6000:]
     set_id = backup.task_results("Name the set")[0]["ansible_facts"]["backup_set_id"]
+    # The restore rehearsal's report, from the task's result (Molecule forces colour into stdout).
+    reports = [" ".join(str(result.get("msg", "")).split()) for result in backup.task_results("Report")]
+    verified = [msg for msg in reports if f"Backup set {set_id} verified" in msg]
+    assert verified and "artifacts restore and match" in verified[0], reports
 
     kept = set_files(host, "birtha-mlflow")
     assert {f"{set_id}/COMPLETE", f"{set_id}/VERIFIED", f"{set_id}/manifest.json"} <= set(kept), kept
