@@ -6,10 +6,10 @@
 #                                                 lanes side by side. About half of a scenario's time is waiting
 #                                                 (services starting, health checks), so two lanes on 2 cores
 #                                                 finish well before one.
-#   scripts/molecule.sh "make:lint make:sanity ha" "make:integration default" ...
+#   scripts/molecule.sh "ha make:sanity" "make:lint make:integration default" ...
 #                                                 a lane step make:<target> runs that make target instead (make test
-#                                                 spreads the static checks over two lanes, before their scenarios;
-#                                                 the log is .cache/molecule-logs/make-<target>.log).
+#                                                 spreads the static checks over two lanes; the log is
+#                                                 .cache/molecule-logs/make-<target>.log).
 # Each scenario's output goes to .cache/molecule-logs/<scenario>.log and is printed when its lane ends.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # A scenario's hosts share a podman bridge network: netavark, its DNS and its firewall tool. default also runs jobs as
@@ -43,9 +43,8 @@ step_log() {
 read -ra steps <<<"$*"
 for step in "${steps[@]}"; do rm -f "$logs/$(step_log "$step")"; done
 
-# The scenarios that deploy SeaweedFS: default, ha, seaweedfs_cluster, and faults (its last test moves MinIO's artifacts
-# there).
-WEED_SCENARIOS="default ha seaweedfs_cluster faults"
+# The scenarios that deploy SeaweedFS: default, ha, and faults (its last test moves MinIO's artifacts there).
+WEED_SCENARIOS="default ha faults"
 needs_weed() {
   [[ " $WEED_SCENARIOS " == *" $1 "* ]]
 }

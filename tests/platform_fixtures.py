@@ -60,6 +60,7 @@ def run_playbook(inventory: str, tmp_path_factory: pytest.TempPathFactory):
         check: bool = False,
         other_inventory: str | None = None,
         limit: str | None = None,
+        tags: str | None = None,
     ) -> PlaybookResult:
         private = tmp_path_factory.mktemp("runner")
         runner = ansible_runner.run(
@@ -69,6 +70,7 @@ def run_playbook(inventory: str, tmp_path_factory: pytest.TempPathFactory):
             extravars=extravars or {},
             cmdline="--check" if check else None,
             limit=limit,
+            tags=tags,
             quiet=True,
             envvars={
                 "ANSIBLE_NOCOLOR": "1",

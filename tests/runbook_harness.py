@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,30 @@ def platform_data(run_playbook: Any, *args: str | int) -> Any:
     result = run_playbook(PLATFORM_DATA, {"data_args": [str(arg) for arg in args]})
     assert result.rc == 0, result.stdout[-4000:]
     return result.stat("platform_data")
+
+
+def health_report(run_playbook: Any, extravars: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """playbooks/health_check.yml's JSON report (None when the run failed). Its exit code alone says only "not
+    unhealthy": a degraded platform, a server out of the proxy say, exits 0 too."""
+    with tempfile.TemporaryDirectory() as reports:
+        result = run_playbook(
+            PLAYBOOKS / "health_check.yml",
+            {"platform_health_fail_on_unhealthy": False, "platform_report_dir": reports, **(extravars or {})},
+        )
+        found = sorted(Path(reports).glob("*.json"))
+        return json.loads(found[-1].read_text()) if result.rc == 0 and found else None
+
+
+def not_ok_on(report: dict[str, Any] | None, host: str) -> list[str]:
+    """The report's checks of a host, and the proxy's (which says whether the host's MLflow is back in it), that are
+    not ok; ["no report"] without one."""
+    if report is None:
+        return ["no report"]
+    return [
+        f"{check['tier']}/{check['check']} on {check['host']}: {check['status']}"
+        for check in report["checks"]
+        if (check["host"] == host or check["tier"] == "proxy") and check["status"] != "ok"
+    ]
 
 
 def tracking_uri_from_controller(inventory: str) -> str:

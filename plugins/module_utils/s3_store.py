@@ -44,7 +44,9 @@ def s3_argument_spec() -> dict[str, dict[str, Any]]:
     """Connection options of the S3 modules (documented in the birtha.mlflow.s3 doc fragment)."""
     return {
         "endpoint_url": {"type": "str", "required": True},
-        "access_key": {"type": "str", "required": True, "no_log": True},
+        # An access key ID names the account, it is no secret (as in amazon.aws). Marked no_log, Ansible would scrub
+        # its value from every result: with MLflow's key "mlflow", the backup archive's path and name.
+        "access_key": {"type": "str", "required": True, "no_log": False},
         "secret_key": {"type": "str", "required": True, "no_log": True},
         "bucket": {"type": "str", "required": True},
         "region": {"type": "str", "default": "us-east-1"},
@@ -286,6 +288,14 @@ def bucket_exists(client: Any, bucket: str) -> bool:
             return False
         raise
     return True
+
+
+def bucket_location(region: str) -> dict[str, Any]:
+    """create_bucket's location argument: AWS refuses us-east-1 as a LocationConstraint and wants every other region
+    named; SeaweedFS and MinIO accept either."""
+    if not region or region == "us-east-1":
+        return {}
+    return {"CreateBucketConfiguration": {"LocationConstraint": region}}
 
 
 def read_object(client: Any, bucket: str, key: str) -> bytes | None:

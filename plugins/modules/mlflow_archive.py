@@ -241,6 +241,7 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.retention import art
 from ansible_collections.birtha.mlflow.plugins.module_utils.s3_store import (
     S3Location,
     bucket_exists,
+    bucket_location,
     list_under,
     object_digest,
     object_digest_if_exists,
@@ -543,7 +544,7 @@ class Archive:
                 f"The archive bucket {self.bucket} does not exist: create it, or set create_bucket: true. "
                 "Nothing was archived."
             )
-        self.client.create_bucket(Bucket=self.bucket)
+        self.client.create_bucket(Bucket=self.bucket, **bucket_location(self.params["region"]))
         self.wrote = True
         return True
 

@@ -46,6 +46,15 @@ options:
   s3_secret_key:
     description: Secret key for O(s3_endpoint_url).
     type: str
+  s3_region:
+    description: The region the bucket check signs its request for (an AWS bucket's region).
+    type: str
+    default: us-east-1
+  s3_ca_bundle:
+    description:
+      - CA bundle the store's certificate is verified against (an external store with its own CA).
+      - Default O(ca_bundle), the platform's CA.
+    type: path
 attributes:
   check_mode:
     support: partial
@@ -143,6 +152,8 @@ def argument_spec() -> dict[str, dict[str, Any]]:
         s3_prefix={"type": "str", "default": ""},
         s3_access_key={"type": "str", "no_log": False},
         s3_secret_key={"type": "str", "no_log": True},
+        s3_region={"type": "str", "default": "us-east-1"},
+        s3_ca_bundle={"type": "path"},
     )
     return spec
 
@@ -181,7 +192,8 @@ def read_bucket_object(params: dict[str, Any], key: str) -> bytes:
         params["s3_endpoint_url"],
         params["s3_access_key"],
         params["s3_secret_key"],
-        verify=tls_verify(params.get("ca_bundle"), params["validate_certs"]),
+        region=params["s3_region"],
+        verify=tls_verify(params.get("s3_ca_bundle") or params.get("ca_bundle"), params["validate_certs"]),
         attempts=2,
     )
     return s3.get_object(Bucket=params["s3_bucket"], Key=key)["Body"].read()

@@ -78,8 +78,9 @@ options:
 
 import os
 import shlex
+import stat
 import subprocess
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ansible.errors import AnsibleConnectionFailure
@@ -90,34 +91,86 @@ from ansible_collections.containers.podman.plugins.connection.podman import Conn
 # podman exec's exit code for its own failure (no such container, container not running), not the command's.
 PODMAN_ERROR = 125
 NSENTER = "/usr/bin/nsenter"
-# Each container's init PID and full ID, "<pid> <id>", shared by every task and every run on this machine.
-PID_CACHE = Path(tempfile.gettempdir()) / "birtha-podman-pids"
+# Each container's init PID, full ID and the PID's start time, "<pid> <id> <start>", shared by every task and every run
+# on this machine. Root's own directory (only root uses it), refused unless root alone can write it.
+PID_CACHE = Path("/run/birtha-podman-pids")
 
 
-def container_owns(pid: int, container_id: str) -> bool:
-    """Whether the process is in the container's cgroup: a PID left from a stopped container is not."""
+def process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat, field 22): a reused PID has another."""
     try:
-        return f"libpod-{container_id}" in Path(f"/proc/{pid}/cgroup").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    # The command name (field 2) is in parentheses and may hold spaces: count from its closing one.
+    return stat[stat.rindex(")") + 2 :].split()[19]
+
+
+def container_owns(pid: int, container_id: str, start: str) -> bool:
+    """Whether the process is the one kept: in the container's cgroup (a PID left from a stopped container is not)
+    and started when it was (a PID reused inside a restarted container is not)."""
+    try:
+        owned = f"libpod-{container_id}" in Path(f"/proc/{pid}/cgroup").read_text()
     except OSError:
         return False
+    return owned and process_start(pid) == start
+
+
+def cache_is_roots() -> bool:
+    """The cache directory is a real directory that root owns and no one else can write."""
+    try:
+        info = PID_CACHE.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and info.st_mode & 0o022 == 0
 
 
 def cached_init(name: str) -> tuple[int, str] | None:
-    """The kept init PID and ID of a container, if the process still belongs to it."""
+    """The kept init PID and ID of a container, if the process is still the one kept."""
+    if not cache_is_roots():
+        return None
     try:
-        pid_text, container_id = (PID_CACHE / name).read_text().split()
+        pid_text, container_id, start = (PID_CACHE / name).read_text().split()
     except (OSError, ValueError):
         return None
     pid = int(pid_text)
-    return (pid, container_id) if container_owns(pid, container_id) else None
+    return (pid, container_id) if container_owns(pid, container_id, start) else None
 
 
 def keep_init(name: str, pid: int, container_id: str) -> None:
-    """Kept atomically: another task may be reading it."""
+    """Kept atomically (another task may be reading it); not at all where the directory is not root's alone."""
     PID_CACHE.mkdir(mode=0o700, exist_ok=True)
+    start = process_start(pid)
+    if not cache_is_roots() or not start:
+        return
     scratch = PID_CACHE / f".{name}.{os.getpid()}"
-    scratch.write_text(f"{pid} {container_id}")
+    descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(f"{pid} {container_id} {start}")
     scratch.replace(PID_CACHE / name)
+
+
+# podman inspect's answer for a container's init: "<pid> <id>" (pid 0 when it is not running).
+INSPECT_FORMAT = "{{.State.Pid}} {{.Id}}"
+
+
+def init_pid(name: str, inspect: Callable[[], tuple[int, str]]) -> int | None:
+    """A running container's init PID: the kept one, or inspect()'s answer (rc, stdout in INSPECT_FORMAT), then kept;
+    None when it is not running. The connection and tests/testinfra_nsenter.py ask podman each their own way."""
+    kept = cached_init(name)
+    if kept:
+        return kept[0]
+    rc, stdout = inspect()
+    answer = stdout.split()
+    if rc != 0 or len(answer) != 2 or answer[0] == "0":
+        return None
+    keep_init(name, int(answer[0]), answer[1])
+    return int(answer[0])
+
+
+def nsenter_argv(pid: int, environment: list[str]) -> list[str]:
+    """nsenter into every namespace of the init, its root and working directory, with only its environment."""
+    return [NSENTER, "--target", str(pid), "--all", "--root", "--wd", "--", "env", "-i", *environment]
 
 
 def init_environment(pid: int) -> list[str]:
@@ -147,27 +200,35 @@ class Connection(PodmanConnection):
         PodmanConnection._connect(self)
 
     def _init_pid(self) -> int:
-        """The running container's init PID: the kept one, or podman's answer (then kept)."""
-        kept = cached_init(self._container_id)
-        if kept:
-            return kept[0]
-        rc, stdout, stderr = self._podman("inspect", ["--format", "{{.State.Pid}} {{.Id}}"])
-        answer = to_native(stdout).split()
-        if rc != 0 or len(answer) != 2 or answer[0] == "0":
-            raise AnsibleConnectionFailure(
-                f"container {self._container_id} is not running: {to_native(stderr).strip() or 'no init process'}"
-            )
-        pid = int(answer[0])
-        keep_init(self._container_id, pid, answer[1])
+        """The running container's init PID (init_pid, asking through this connection's podman)."""
+        said = ""
+
+        def inspect() -> tuple[int, str]:
+            nonlocal said
+            rc, stdout, stderr = self._podman("inspect", ["--format", INSPECT_FORMAT])
+            said = to_native(stderr).strip()
+            return rc, to_native(stdout)
+
+        pid = init_pid(self._container_id, inspect)
+        if pid is None:
+            reason = said or "no init process"
+            raise AnsibleConnectionFailure(f"container {self._container_id} is not running: {reason}")
         return pid
 
     def _nsenter(self, cmd: str, in_data: bytes | None) -> tuple[int, bytes, bytes]:
         """The command in every namespace of the container's init, its root and its environment."""
         pid = self._init_pid()
-        argv = [NSENTER, "--target", str(pid), "--all", "--root", "--wd", "--", "env", "-i", *init_environment(pid)]
+        try:
+            environment = init_environment(pid)
+        except OSError as gone:
+            raise AnsibleConnectionFailure(f"container {self._container_id} stopped: {gone}") from gone
+        argv = nsenter_argv(pid, environment)
         argv.extend(shlex.split(to_native(cmd, errors="surrogate_or_strict")))
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         stdout, stderr = process.communicate(input=in_data)
+        # nsenter's own failure (the namespaces gone with the container) is the connection's, as podman exec's 125 is.
+        if process.returncode != 0 and stderr.startswith(b"nsenter:"):
+            raise AnsibleConnectionFailure(f"nsenter into {self._container_id}: {to_native(stderr).strip()}")
         return process.returncode, stdout, stderr
 
     @ensure_connect

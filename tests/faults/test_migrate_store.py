@@ -3,21 +3,17 @@ scenario's MinIO platform with runs and artifacts: SeaweedFS on a host of its ow
 without the confirmation and by validate.yml before it; --check copies and switches nothing; run, every artifact
 comes back through MLflow with the same sha256, MinIO still runs with every object; a second run copies and changes
 nothing, even after MLflow deleted an artifact on SeaweedFS (it is not brought back, only reported); retiring stops
-MinIO and keeps its data, and retiring again changes nothing. Runs last in the scenario (it leaves the platform on
-SeaweedFS)."""
+MinIO and keeps its data, and retiring again changes nothing. Runs after the faults (it leaves the platform on
+SeaweedFS, which test_zz_external_store then uses as an external store)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from runbook_harness import PLAYBOOKS, connection_vars, derived_inventory, inventory_listing, other_host
+from store_artifacts import main_pid, mlflow_endpoint, run_artifacts
 
-HERE = Path(__file__).resolve().parent
-SCRIPT = HERE / "files" / "run_artifacts.py"
-SCRIPT_ON_HOST = "/root/run_artifacts.py"
-MLFLOW_PYTHON = "/opt/mlflow/venv/bin/python"
 PLATFORM, TARGET = "birtha-faults", "birtha-faults-sw"
 RUNS = 6
 
@@ -42,21 +38,6 @@ def migration(inventory: str, tmp_path_factory) -> tuple[str, dict[str, str]]:
         },
     )
     return path, {"platform_credentials_dir": credentials, "platform_artifact_store": "seaweedfs"}
-
-
-def run_artifacts(host, *args: str) -> dict[str, str]:
-    host.ansible("ansible.builtin.copy", f"src={SCRIPT} dest={SCRIPT_ON_HOST} mode=0700", check=False)
-    result = host.run(f"{MLFLOW_PYTHON} {SCRIPT_ON_HOST} {' '.join(args)}")
-    assert result.rc == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def mlflow_endpoint(host) -> str:
-    return host.run("sed -n 's/^MLFLOW_S3_ENDPOINT_URL=//p' /etc/mlflow/mlflow.env").stdout.strip()
-
-
-def main_pid(host) -> str:
-    return host.run("systemctl show mlflow -p MainPID --value").stdout.strip()
 
 
 def test_the_artifacts_move_to_seaweedfs_checked_and_minio_keeps_them_until_retired(host, run_playbook, migration):

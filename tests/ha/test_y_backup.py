@@ -11,13 +11,23 @@ from runbook_harness import PLAYBOOKS, other_host, platform_data
 
 testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
 
-APP = "birtha-ha-app"  # the artifact store, MLflow and the backup sets (molecule/ha/molecule.yml)
+SETS_HOST = "birtha-ha-proxy"  # the proxy and the backup sets (molecule/ha/molecule.yml)
 SETS = "/var/backups/mlflow/sets"
 EXPERIMENT = "ha-backup"
 
 
 def manifest(host, set_id: str) -> dict:
-    return json.loads(other_host(host, APP).file(f"{SETS}/{set_id}/manifest.json").content_string)
+    return json.loads(other_host(host, SETS_HOST).file(f"{SETS}/{set_id}/manifest.json").content_string)
+
+
+def members_holding_set_files(members) -> dict[str, str]:
+    """The members with anything under the sets directory: the parts pass through them, the sets stay on SETS_HOST."""
+    held = {}
+    for name, member in members.items():
+        found = member.run(f"test ! -e {SETS} || find {SETS} -type f")
+        assert found.rc == 0, (name, found.stderr)
+        held[name] = found.stdout
+    return {name: files for name, files in held.items() if files.strip()}
 
 
 def runs_on(member) -> list[str]:
@@ -39,8 +49,9 @@ def test_a_backup_reads_a_standby_and_a_restore_reaches_every_member(host, membe
     taken = manifest(host, set_id)
     assert taken["postgres"]["host"] in MEMBERS and taken["postgres"]["host"] != leader, taken["postgres"]["host"]
     assert taken["postgres"]["standby"] is True
-    assert other_host(host, APP).file(f"{SETS}/{set_id}/VERIFIED").exists
+    assert other_host(host, SETS_HOST).file(f"{SETS}/{set_id}/VERIFIED").exists
     assert f"The backup dumps from {taken['postgres']['host']} (a standby" in backup.stdout
+    assert members_holding_set_files(members) == {}
 
     # The way back to the primary: the same playbook, told not to use a standby.
     primary_only = run_playbook(
@@ -63,6 +74,7 @@ def test_a_backup_reads_a_standby_and_a_restore_reaches_every_member(host, membe
     # Written on the primary, whichever member that is; replayed by each standby before the playbook ended.
     assert members[leader].file(f"/var/backups/mlflow/restore-{set_id}.json").exists
     assert leader_of(cluster(members[MEMBERS[0]])) == leader
+    assert members_holding_set_files(members) == {}
     for name, member in members.items():
         assert runs_on(member) == ["40"], name
         kept = sql(

@@ -1,19 +1,20 @@
-"""Losing the primary's host under writes (molecule/ha; runs last: it kills a container, no shutdown of anything on
+"""Losing the primary's host under writes (molecule/ha; runs late: it kills a container, no shutdown of anything on
 it): Patroni promotes the synchronous standby once the dead leader's lock expires, MLflow's multi-host connection
 finds it without a restart, no acknowledged write is lost (synchronous replication: each was on the standby before
-PostgreSQL acknowledged it), and the host, started again, rejoins as a streaming standby."""
+PostgreSQL acknowledged it), and the host, started again, rejoins as a streaming standby; with its store member and
+MLflow server back too, every health check of it (and the proxy's) is ok again."""
 
 from __future__ import annotations
 
 import time
 
 from conftest import ADDRESSES, MEMBERS, cluster, leader_of, patroni, sql, synchronous_standby, wait_for
-from runbook_harness import podman
+from runbook_harness import health_report, not_ok_on, podman
 
 testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
 
 
-def test_the_primarys_host_lost_under_writes_loses_no_acknowledged_write(members, writer, capsys):
+def test_the_primarys_host_lost_under_writes_loses_no_acknowledged_write(members, writer, run_playbook, capsys):
     view = cluster(members[MEMBERS[0]])
     old = leader_of(view)
     sync = synchronous_standby(members[MEMBERS[0]])
@@ -54,3 +55,7 @@ def test_the_primarys_host_lost_under_writes_loses_no_acknowledged_write(members
     assert new == [sync], f"the synchronous standby {sync} should have been promoted, not {new}"
     assert not lost, f"acknowledged writes missing on the new primary: {lost[:20]}"
     assert ADDRESSES[new[0]] in result["servers"], f"the writer never reached the new primary: {result['servers']}"
+    # The host is also a store member and an MLflow server: every check of it, and the proxy's, ok again.
+    wait_for(f"every check of {old} ok", lambda: not not_ok_on(health_report(run_playbook), old), 300, 10)
+    with capsys.disabled():
+        print(f"[ha failover] every health check of {old} ok {time.monotonic() - back_at:.0f}s after its start")

@@ -194,6 +194,64 @@ def test_two_artifact_stores_in_one_inventory_are_refused(inventory, base_vars, 
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
 
 
+def without_store_hosts(inventory: Path, tmp_path: Path) -> Path:
+    """The inventory with no mlflow_artifacts group: the shape of a platform on an external store."""
+    hosts = json.loads((inventory / "hosts.yml").read_text())
+    del hosts["all"]["children"]["mlflow_artifacts"]
+    external = tmp_path / "external"
+    shutil.copytree(inventory, external)
+    (external / "hosts.yml").write_text(json.dumps(hosts))
+    return external
+
+
+EXTERNAL = {
+    "platform_artifact_store": "external",
+    "platform_s3_external_endpoint_url": "https://s3.example.com",
+    # The store's owner made MLflow's key: supplied, never generated.
+    "platform_s3_secret_key": "k" * 40,
+}
+
+
+def test_an_external_store_passes_without_store_hosts(inventory, base_vars, tmp_path):
+    result = run_validate(without_store_hosts(inventory, tmp_path), {**base_vars, **EXTERNAL}, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def test_an_external_stores_ca_bundle_the_hosts_lack_is_refused(inventory, base_vars, tmp_path):
+    extra = {**base_vars, **EXTERNAL, "platform_s3_external_ca_file": str(tmp_path / "no-such-ca.pem")}
+    result = run_validate(without_store_hosts(inventory, tmp_path), extra, tmp_path)
+    assert result.returncode != 0
+    assert "platform_s3_external_ca_file is" in result.stdout and "does not" in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def test_an_external_stores_key_is_never_generated(inventory, base_vars, tmp_path):
+    extra = {key: value for key, value in {**base_vars, **EXTERNAL}.items() if key != "platform_s3_secret_key"}
+    result = run_validate(without_store_hosts(inventory, tmp_path), extra, tmp_path)
+    assert result.returncode != 0
+    assert "Missing: platform_s3_secret_key." in result.stdout and "never generated" in result.stdout, result.stdout[
+        -3000:
+    ]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def test_an_external_store_beside_store_hosts_is_refused(inventory, base_vars, tmp_path):
+    result = run_validate(inventory, {**base_vars, **EXTERNAL}, tmp_path)
+    assert result.returncode != 0
+    assert "two artifact stores in one inventory" in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+@pytest.mark.parametrize("url", ["", "s3.example.com", "ftp://s3.example.com"])
+def test_an_external_store_without_its_url_is_refused(inventory, base_vars, tmp_path, url):
+    extra = {**base_vars, **EXTERNAL, "platform_s3_external_endpoint_url": url}
+    result = run_validate(without_store_hosts(inventory, tmp_path), extra, tmp_path)
+    assert result.returncode != 0
+    assert f"platform_s3_external_endpoint_url is {json.dumps(url)}" in result.stdout, result.stdout[-3000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
 def test_checksum_that_matches_is_accepted(inventory, base_vars, fake_binaries, tmp_path):
     digest = hashlib.sha256((fake_binaries / "minio").read_bytes()).hexdigest()
     result = run_validate(inventory, {**base_vars, "minio_server_binary_sha256": digest}, tmp_path)

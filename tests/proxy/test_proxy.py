@@ -1,8 +1,8 @@
-"""The proxy (role mlflow_proxy) in front of two tracking servers on the hardened security scenario: HAProxy on the
-store host, MLflow on birtha-mlflow and birtha-mlflow2. A bounded client (files/proxy_load.py) on birtha-mlflow
-writes runs through the proxy from several threads while a server is killed and while the servers are restarted
-one at a time (playbooks/rolling_restart.yml). Each fault's failed requests, client retries and lost runs are
-printed (the scenario's log keeps them)."""
+"""The proxy (role mlflow_proxy) in front of three tracking servers on the hardened ha scenario: HAProxy on
+birtha-ha-proxy, MLflow on birtha-ha1..3 (each also a database and store member). A bounded client
+(files/proxy_load.py) on birtha-ha1 writes runs through the proxy from several threads while a server is killed and
+while the servers are restarted one at a time (playbooks/rolling_restart.yml). Each fault's failed requests, client
+retries and lost runs are printed (the scenario's log keeps them)."""
 
 from __future__ import annotations
 
@@ -20,17 +20,21 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.health_checks import
 HERE = Path(__file__).resolve().parent
 LOAD = HERE / "files" / "proxy_load.py"
 LOAD_ON_HOST = "/root/proxy_load.py"
-PROXY_HOST = "birtha-minio"
+PROXY_HOST = "birtha-ha-proxy"
+SERVERS = ["birtha-ha1", "birtha-ha2", "birtha-ha3"]
+# The client runs on a tracking host (it reads the admin's login there); the faults hit another.
+CLIENT, VICTIM = SERVERS[0], SERVERS[-1]
+ALL_UP = dict.fromkeys(SERVERS, "UP")
 PROXY_URL = f"https://{PROXY_HOST}:8000"
 CA_FILE = "/usr/local/share/ca-certificates/birtha-mlflow-ca.crt"
 SOCKET = "/run/haproxy/admin.sock"
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("MOLECULE_SCENARIO_NAME") != "security",
-    reason="needs the security scenario's proxy and two tracking hosts",
+    os.environ.get("MOLECULE_SCENARIO_NAME") != "ha",
+    reason="needs the ha scenario's proxy and three tracking hosts",
 )
 
-testinfra_hosts = ["ansible://birtha-mlflow"]
+testinfra_hosts = [f"ansible://{CLIENT}"]
 
 
 def admin(proxy, command: str) -> str:
@@ -101,7 +105,7 @@ def test_proxy_serves_mlflow_over_tls_only_and_checks_every_server(host):
     # Plain HTTP on the proxy's port gets no MLflow answer.
     plain = host.run(f"curl -s -o /dev/null -w '%{{http_code}}' http://{PROXY_HOST}:8000/health")
     assert plain.stdout != "200"
-    assert wait_all_up(proxy) == {"birtha-mlflow": "UP", "birtha-mlflow2": "UP"}
+    assert wait_all_up(proxy) == ALL_UP
     socket_file = proxy.file(SOCKET)
     assert (socket_file.user, socket_file.group, socket_file.mode) == ("root", "haproxy", 0o660)
 
@@ -109,18 +113,18 @@ def test_proxy_serves_mlflow_over_tls_only_and_checks_every_server(host):
 def test_the_health_check_names_a_server_the_proxy_does_not_use(host, run_playbook):
     """A server left in maintenance (a rolling restart stopped half-way) degrades the report, naming it."""
     proxy = other_host(host, PROXY_HOST)
-    admin(proxy, "disable server mlflow/birtha-mlflow2")
+    admin(proxy, f"disable server mlflow/{VICTIM}")
     try:
         result = run_playbook(PLAYBOOKS / "health_check.yml", {"platform_health_artifact_check": False})
     finally:
-        admin(proxy, "enable server mlflow/birtha-mlflow2")
+        admin(proxy, f"enable server mlflow/{VICTIM}")
     assert result.rc == 0, result.stdout[-4000:]
     report = json.loads(Path(result.stat("birtha_health")["report"]).read_text())
     checked = {c["check"]: c for c in report["checks"] if c["tier"] == "proxy" and c["host"] == PROXY_HOST}
     assert {name: c["status"] for name, c in checked.items()} == {"service": "ok", "health": "ok", "servers": "warn"}
-    assert checked["servers"]["data"]["servers"] == {"birtha-mlflow": "UP", "birtha-mlflow2": "MAINT"}
+    assert checked["servers"]["data"]["servers"] == {**ALL_UP, VICTIM: "MAINT"}
     assert report["status"] == "degraded", report["summary"]
-    assert wait_all_up(proxy) == {"birtha-mlflow": "UP", "birtha-mlflow2": "UP"}
+    assert wait_all_up(proxy) == ALL_UP
 
 
 def report(capsys, line: str) -> None:
@@ -130,19 +134,19 @@ def report(capsys, line: str) -> None:
 
 
 def test_a_killed_server_costs_no_request_the_clients_retry_does_not_absorb(host, capsys):
-    proxy, victim = other_host(host, PROXY_HOST), other_host(host, "birtha-mlflow2")
+    proxy, victim = other_host(host, PROXY_HOST), other_host(host, VICTIM)
     output, stop = start_load(host, seconds=120)
     time.sleep(8)
     assert victim.run("systemctl kill --signal=KILL mlflow").rc == 0
     killed = time.monotonic()
     # Out after two failed checks 2 s apart; a starved machine may run them late, so poll rather than sleep a guess.
-    states = wait_state(proxy, "birtha-mlflow2", lambda status: status != "UP", 30)
-    assert states["birtha-mlflow2"] != "UP", states
+    states = wait_state(proxy, VICTIM, lambda status: status != "UP", 30)
+    assert states[VICTIM] != "UP", states
     # systemd starts it again (Restart=on-failure); the proxy takes it back after its checks pass.
-    assert wait_all_up(proxy, 120) == {"birtha-mlflow": "UP", "birtha-mlflow2": "UP"}
+    assert wait_all_up(proxy, 120) == ALL_UP
     recovered = time.monotonic() - killed
     result = load_result(host, output, stop)
-    report(capsys, f"MLflow killed on birtha-mlflow2: back in the proxy after {recovered:.0f}s; load {result}")
+    report(capsys, f"MLflow killed on {VICTIM}: back in the proxy after {recovered:.0f}s; load {result}")
     assert result["acknowledged_runs"] > 0, result
     assert result["failed"] == 0, result
     assert result["lost_runs"] == 0, result
@@ -150,21 +154,18 @@ def test_a_killed_server_costs_no_request_the_clients_retry_does_not_absorb(host
 
 def test_rolling_restart_under_load_fails_no_request(host, run_playbook, capsys):
     proxy = other_host(host, PROXY_HOST)
-    pids = {
-        name: other_host(host, name).run("systemctl show mlflow -p MainPID --value").stdout
-        for name in ("birtha-mlflow", "birtha-mlflow2")
-    }
+    pids = {name: other_host(host, name).run("systemctl show mlflow -p MainPID --value").stdout for name in SERVERS}
     output, stop = start_load(host, seconds=600)
     time.sleep(5)
     started = time.monotonic()
     restarted = run_playbook(PLAYBOOKS / "rolling_restart.yml")
     seconds = time.monotonic() - started
     result = load_result(host, output, stop)
-    report(capsys, f"rolling restart of 2 servers in {seconds:.0f}s: load {result}")
+    report(capsys, f"rolling restart of {len(SERVERS)} servers in {seconds:.0f}s: load {result}")
     assert restarted.rc == 0, restarted.stdout[-5000:]
     after = {name: other_host(host, name).run("systemctl show mlflow -p MainPID --value").stdout for name in pids}
     assert all(after[name] != pids[name] for name in pids), (pids, after)
     assert result["acknowledged_runs"] > 0, result
     # Drained first: not even a retry was needed.
     assert (result["failed"], result["retried"], result["lost_runs"]) == (0, 0, 0), result
-    assert wait_all_up(proxy) == {"birtha-mlflow": "UP", "birtha-mlflow2": "UP"}
+    assert wait_all_up(proxy) == ALL_UP

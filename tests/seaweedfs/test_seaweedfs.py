@@ -1,7 +1,8 @@
 """The platform on SeaweedFS (molecule/default): what the seaweedfs_server role promises, on the converged host.
 
 The converge itself already proved MLflow end to end on it: mlflow_platform_probe logged a run, read its artifact
-back through MLflow and found it in the bucket with MLflow's identity; the idempotence step re-ran it with changed=0.
+back through MLflow and found it in the bucket with MLflow's identity; tests/awx_runs' platform-up job re-ran it with
+changed=0.
 """
 
 from __future__ import annotations

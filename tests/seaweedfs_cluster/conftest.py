@@ -1,4 +1,4 @@
-"""Playbooks through ansible-runner against molecule/seaweedfs_cluster: tests/platform_fixtures.py's fixtures."""
+"""Playbooks through ansible-runner against molecule/ha's store cluster: tests/platform_fixtures.py's fixtures."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Runs last in the security scenario: every playbook the scenario ran - converge, idempotence, and those the tests
-ran (access control, bad certificates, credential rotation, backup and restore) - ran with -vvv into one log
-(molecule/security/molecule.yml: ANSIBLE_LOG_PATH for converge and idempotence, BIRTHA_PLAYBOOK_LOG for the
+"""Runs last in the security scenario: every playbook the scenario ran - the converge, and those the tests ran
+(access control, bad certificates, credential rotation, a fresh controller's run, a backup) - ran with -vvv into one
+log (molecule/security/molecule.yml: ANSIBLE_LOG_PATH for the converge, BIRTHA_PLAYBOOK_LOG for the
 tests' playbooks). None of the secrets the inventory generated may appear in it: passwords whole, private keys by
 every line of their PEM text that holds private key bytes (the rest of an EC key's PEM is its public point, which
 certificates and CSRs show by design)."""
