@@ -1,7 +1,6 @@
-"""Four ways the platform breaks at 3 a.m. For each: the health check names the tier and the check and exits
+"""Five ways the platform breaks at 3 a.m. For each: the health check names the tier and the check and exits
 non-zero; the matching troubleshooting or outage playbook under --check only diagnoses; run for real, it brings
-the platform back and the health check passes. The time to recovery of each case is recorded. (A stopped artifact
-store, the same troubleshooting playbook's other case, is tests/seaweedfs's, on the default store.)"""
+the platform back and the health check passes. The time to recovery of each case is recorded."""
 
 from __future__ import annotations
 
@@ -29,6 +28,7 @@ class Fault:
 FAULTS = [
     Fault("kill_mlflow", "mlflow", "service", "troubleshoot_mlflow_unavailable"),
     Fault("stop_postgres", "postgres", "service", "emergency_outage"),
+    Fault("stop_minio", "minio", "service", "troubleshoot_artifact_storage"),
     Fault("wrong_db_password", "mlflow", "db_credentials", "troubleshoot_database_connection"),
     Fault("rotate_minio_secret", "mlflow", "s3_credentials", "troubleshoot_artifact_storage"),
 ]

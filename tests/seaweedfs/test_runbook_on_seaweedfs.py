@@ -59,7 +59,7 @@ def test_troubleshooting_restarts_a_stopped_store(run_playbook, host):
         assert host.file(planted).user == "seaweedfs"
     finally:
         host.run(f"systemctl start seaweedfs; rm -f {planted}")
-    assert healthy_after(fixed)
+    assert healthy_after(fixed), fixed.stat("birtha_health")
 
 
 def healthy_after(run) -> bool:
@@ -96,7 +96,7 @@ def test_troubleshooting_gives_seaweedfs_mlflows_key_back(run_playbook, host):
     # The inventory's identities again, and MLflow's key (unchanged, from its own files) works.
     assert host.file(identities).sha256sum == before
     assert mlflow_listing(host) == "allowed"
-    assert healthy_after(fixed)
+    assert healthy_after(fixed), fixed.stat("birtha_health")
 
 
 def test_rotated_s3_secrets_reach_seaweedfs_and_mlflow(run_playbook, host):
