@@ -61,15 +61,16 @@ importer: deps
 # Everything that needs no container host.
 static: lint sanity unit importer
 
-# Three lanes side by side, balanced by their measured length on 2 cores (about 80 minutes each on the slower machine
-# of December 2026): PostgreSQL alone, then the platform on three hosts (database cluster, store cluster, MLflow
-# behind the proxy) with its faults and MLflow upgrade; the integration tests, then the one-host platform on SeaweedFS
-# with every playbook, AWX-shaped jobs and the destructive backup tests; lint, sanity, the plugin units and the
-# importer, then the hardened multi-host platform on MinIO and its faults. A failure anywhere fails the run; every
-# lane still finishes.
+# Three lanes side by side, balanced by their measured length on 2 cores (the slower machine of December 2026; about
+# 85 minutes each): the static checks (lint, the importer, sanity, the plugin units), then the platform on three hosts
+# (database cluster, store cluster, MLflow behind the proxy) with its faults and MLflow upgrade; the integration
+# tests, then the one-host platform on SeaweedFS with every playbook, AWX-shaped jobs and the destructive backup
+# tests; PostgreSQL alone, then the hardened multi-host platform on MinIO, then the one-host MinIO platform's faults
+# and store migration. A failure anywhere fails the run; every lane still finishes. (The static checks go first: on a
+# new machine ha waits for the SeaweedFS build meanwhile.)
 test: deps
-	@scripts/molecule.sh "postgres ha" "make:integration default" \
-		"make:lint make:sanity make:plugin-units make:importer security faults"
+	@scripts/molecule.sh "make:lint make:importer make:sanity make:plugin-units ha" "make:integration default" \
+		"postgres security faults"
 
 # Side-by-side measurements against the runbook's procedures on the sandbox (make platform-up first); not a test.
 bench:

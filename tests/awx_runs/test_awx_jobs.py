@@ -76,24 +76,6 @@ def test_deploy_from_a_fresh_job_changes_nothing(jobs):
     assert copy.read_text().strip() == platform_secrets(state_host(jobs))["platform_mlflow_admin_password"]
 
 
-def test_health_check_report_and_stats_reach_the_artifacts(jobs):
-    """health_check.yml: exit code 0 on a healthy platform, the JSON report kept with the job (its controller, the
-    execution environment's container, is gone), and the essentials as set_stats in the job's events."""
-    job = jobs.run("health-check", "playbooks/health_check.yml")
-    assert job.rc == 0, job.stdout[-6000:]
-    assert "Platform HEALTHY" in job.stdout
-    assert changed_on_platform(job) == {}, job.stats
-
-    health = stats_event(job)["artifact_data"]["birtha_health"]
-    assert health["status"] == "healthy" and health["failed"] == [], health
-    kept = job.container_path(job.artifact_dir)
-    assert health["report"].startswith(f"{kept}/"), f"the report {health['report']} went with the job's container"
-    report_path = job.host_path(health["report"])
-    report = json.loads(report_path.read_text())
-    assert report["status"] == "healthy" and report["failed"] == [], report["summary"]
-    assert report_path.stat().st_mode & 0o777 == 0o600
-
-
 def test_backup_then_verify_in_separate_jobs(jobs):
     """backup.yml, then backup_verify.yml in a job of its own, each with the secrets as the credential type
     "Birtha MLflow platform secrets" injects them (every field, as extra variables): the set is verified."""
@@ -114,15 +96,25 @@ def test_backup_then_verify_in_separate_jobs(jobs):
     assert marker and marker[0]["dest"].endswith(f"/{set_id}/VERIFIED"), marker
 
 
-def test_troubleshooting_finds_nothing_wrong_on_a_healthy_platform(jobs):
-    """troubleshoot_mlflow_unavailable.yml: diagnoses, finds nothing to fix, changes nothing, exits 0."""
+def test_troubleshooting_finds_nothing_wrong_and_its_health_report_reaches_the_artifacts(jobs):
+    """troubleshoot_mlflow_unavailable.yml: diagnoses, finds nothing to fix, changes nothing, exits 0. Its health
+    checks (health_check.yml's, before and after) keep their JSON reports with the job (its controller, the execution
+    environment's container, is gone), and the essentials are set_stats in the job's events."""
     job = jobs.run("troubleshoot-mlflow", "playbooks/troubleshoot_mlflow_unavailable.yml")
     assert job.rc == 0, job.stdout[-6000:]
     plan = job.task_results("Decide on the safe fixes")[0]["ansible_facts"]["troubleshoot_plan"]
     assert plan["plan"] == [], plan
     assert "Nothing this playbook can fix safely was found." in job.stdout
     assert changed_on_platform(job) == {}, job.stats
-    assert stats_event(job)["artifact_data"]["birtha_health"]["status"] == "healthy"
+
+    health = stats_event(job)["artifact_data"]["birtha_health"]
+    assert health["status"] == "healthy" and health["failed"] == [], health
+    kept = job.container_path(job.artifact_dir)
+    assert health["report"].startswith(f"{kept}/"), f"the report {health['report']} went with the job's container"
+    report_path = job.host_path(health["report"])
+    report = json.loads(report_path.read_text())
+    assert report["status"] == "healthy" and report["failed"] == [], report["summary"]
+    assert report_path.stat().st_mode & 0o777 == 0o600
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ import pytest
 from runbook_harness import PLAYBOOKS
 
 HERE = Path(__file__).resolve().parent / "playbooks"
+# The platform's one host (molecule/faults): the units the fixes restart.
+testinfra_hosts = ["ansible://birtha-faults"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,20 @@ def reports(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("reports")
 
 
-def unit_states(run_playbook) -> str:
-    result = run_playbook(HERE / "unit_states.yml")
-    assert result.rc == 0, result.stdout[-3000:]
-    return result.task_results("Read the unit states and file times")[0]["stdout"]
+# What a run changed on the platform host: when each service last (re)started, how often systemd restarted it, and
+# when MLflow's configuration files last changed.
+UNIT_STATES = (
+    "systemctl show postgresql minio mlflow"
+    " $(systemctl list-units --all --plain --no-legend 'postgresql@*' | awk '{print $1}')"
+    " --property Id,ActiveEnterTimestamp,NRestarts"
+    " && stat -c '%n %Y' /etc/mlflow/mlflow.env /etc/mlflow/basic_auth.ini /etc/systemd/system/mlflow.service"
+)
+
+
+def unit_states(host) -> str:
+    answer = host.run(UNIT_STATES)
+    assert answer.rc == 0, answer.stderr
+    return answer.stdout
 
 
 def where(reports: Path) -> dict[str, str]:
@@ -78,7 +90,7 @@ def test_the_platform_starts_healthy(run_playbook, reports):
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
-def test_fault_is_named_and_fixed(fault: Fault, run_playbook, reports, recovery_times):
+def test_fault_is_named_and_fixed(fault: Fault, host, run_playbook, reports, recovery_times):
     injected = run_playbook(HERE / "inject.yml", {"fault": fault.name})
     assert injected.rc == 0, injected.stdout[-3000:]
     broken_at = time.monotonic()
@@ -96,11 +108,11 @@ def test_fault_is_named_and_fixed(fault: Fault, run_playbook, reports, recovery_
     assert f"{fault.tier} @ " in result.stdout and f"FAIL {fault.check}:" in result.stdout
     assert "Traceback" not in result.stdout
 
-    before = unit_states(run_playbook)
+    before = unit_states(host)
     diagnosis = run_playbook(PLAYBOOKS / f"{fault.fix}.yml", where(reports), check=True)
     assert diagnosis.rc == 0, diagnosis.stdout[-3000:]
     # --check diagnoses only: no service (re)started, no configuration file rewritten.
-    assert unit_states(run_playbook) == before
+    assert unit_states(host) == before
     issue = fault.fix.removeprefix("troubleshoot_")
     after = "outage-after" if fault.fix == "emergency_outage" else f"troubleshoot-{issue}-after"
     assert newest(reports, after)["status"] == "unhealthy", "--check changed something: the fault is gone"

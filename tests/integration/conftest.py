@@ -4,9 +4,11 @@ in every tier, and stand-ins for the MinIO binaries."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,15 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fact_cache_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One fact cache per pytest process (each xdist worker has its own session), for run_validate."""
+    directory = tmp_path_factory.mktemp("facts")
+    os.environ["BIRTHA_TEST_FACT_CACHE"] = str(directory)
+    yield directory
+    os.environ.pop("BIRTHA_TEST_FACT_CACHE", None)
 
 
 @pytest.fixture(scope="module")
