@@ -12,6 +12,12 @@
 #                                                 .cache/molecule-logs/make-<target>.log).
 # Each scenario's output goes to .cache/molecule-logs/<scenario>.log and is printed when its lane ends.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# The machine's CPU ticks from /proc/stat, busy and in all: the run ends with how busy its cores were (near 100%, more
+# lanes cannot help; only less work can).
+cpu_ticks() {
+  awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy, busy + $5 + $6 }' /proc/stat
+}
+read -r busy_at_start ticks_at_start < <(cpu_ticks)
 # A scenario's hosts share a podman bridge network: netavark, its DNS and its firewall tool. default also runs jobs as
 # AWX does (tests/awx_runs): over SSH, with a key pair made for the run.
 require podman runc /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns iptables flock ssh-keygen
@@ -75,7 +81,8 @@ run_scenario() {
     echo "==> scenario $scenario passed in $((SECONDS - start))s, CPU $((REAPED - cpu))s" >>"$logs/$scenario.log"
     return 0
   fi
-  echo "==> scenario $scenario FAILED after $((SECONDS - start))s" >>"$logs/$scenario.log"
+  reaped_cpu
+  echo "==> scenario $scenario FAILED after $((SECONDS - start))s, CPU $((REAPED - cpu))s" >>"$logs/$scenario.log"
   molecule destroy -s "$scenario" >/dev/null 2>&1 || true
   return 1
 }
@@ -89,7 +96,8 @@ run_make() {
     echo "==> make $target passed in $((SECONDS - start))s, CPU $((REAPED - cpu))s" >>"$log"
     return 0
   fi
-  echo "==> make $target FAILED after $((SECONDS - start))s" >>"$log"
+  reaped_cpu
+  echo "==> make $target FAILED after $((SECONDS - start))s, CPU $((REAPED - cpu))s" >>"$log"
   return 1
 }
 
@@ -106,13 +114,6 @@ run_lane() {
   done
   return "$status"
 }
-
-# The machine's CPU ticks from /proc/stat, busy and in all: the run ends with how busy the cores were (near 100%, more
-# lanes cannot help; only less work can).
-cpu_ticks() {
-  awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy, busy + $5 + $6 }' /proc/stat
-}
-read -r busy_at_start ticks_at_start < <(cpu_ticks)
 
 # Stopped (Ctrl-C, a CI timeout): stop the lanes and their scenarios too.
 trap 'trap - INT TERM; kill 0' INT TERM
@@ -143,5 +144,6 @@ done
 [[ -z "$ee_build" ]] || wait "$ee_build" || true
 for step in "${steps[@]}"; do grep -h '^==> \(scenario\|make\)' "$logs/$(step_log "$step")" >&2 || true; done
 read -r busy ticks < <(cpu_ticks)
-echo "==> the machine's $(nproc) cores were busy $((100 * (busy - busy_at_start) / (ticks - ticks_at_start)))% of the run" >&2
+busy_share=$((100 * (busy - busy_at_start) / (ticks - ticks_at_start)))
+echo "==> the machine's $(grep -c '^cpu[0-9]' /proc/stat) cores were busy ${busy_share}% of the run" >&2
 exit "$status"

@@ -13,6 +13,7 @@ import os
 import resource
 import sys
 import uuid
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ def cpu_seconds() -> float:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     start = cpu_seconds()
     yield
     CPU_SPENT[item.nodeid] = cpu_seconds() - start
