@@ -12,6 +12,12 @@
 #                                                 .cache/molecule-logs/make-<target>.log).
 # Each scenario's output goes to .cache/molecule-logs/<scenario>.log and is printed when its lane ends.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# The machine's CPU ticks from /proc/stat, busy and in all: the run ends with how busy its cores were (near 100%, more
+# lanes cannot help; only less work can).
+cpu_ticks() {
+  awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy, busy + $5 + $6 }' /proc/stat
+}
+read -r busy_at_start ticks_at_start < <(cpu_ticks)
 # A scenario's hosts share a podman bridge network: netavark, its DNS and its firewall tool. default also runs jobs as
 # AWX does (tests/awx_runs): over SSH, with a key pair made for the run.
 require podman runc /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns iptables flock ssh-keygen
@@ -49,28 +55,49 @@ needs_weed() {
   [[ " $WEED_SCENARIOS " == *" $1 "* ]]
 }
 
+# CPU seconds (user and system) of the children this lane's shell has reaped: a step's molecule or make and
+# everything it ran, the modules on the hosts included (they run under the controller's nsenter); not the services in
+# the containers. Into REAPED, from bash's times written to a file: in a pipe or $(...) it would report a fresh
+# subshell's.
+reaped_cpu() {
+  local file="$logs/.times.$BASHPID"
+  times >"$file"
+  REAPED=$(awk 'NR == 2 { n = split($0, t, /[ms ]+/); total = 0
+                          for (i = 1; i < n; i += 2) total += t[i] * 60 + t[i + 1]
+                          printf "%d", total }' "$file")
+  rm -f "$file"
+}
+
 run_scenario() {
-  local scenario=$1 start=$SECONDS
+  local scenario=$1 start=$SECONDS cpu
+  reaped_cpu
+  cpu=$REAPED
   if needs_weed "$scenario" && ! "$REPO_ROOT/scripts/build-seaweedfs.sh" >"$logs/$scenario.log" 2>&1; then
     echo "==> scenario $scenario FAILED: weed could not be built (above)" >>"$logs/$scenario.log"
     return 1
   fi
   if molecule test -s "$scenario" >>"$logs/$scenario.log" 2>&1; then
-    echo "==> scenario $scenario passed in $((SECONDS - start))s" >>"$logs/$scenario.log"
+    reaped_cpu
+    echo "==> scenario $scenario passed in $((SECONDS - start))s, CPU $((REAPED - cpu))s" >>"$logs/$scenario.log"
     return 0
   fi
-  echo "==> scenario $scenario FAILED after $((SECONDS - start))s" >>"$logs/$scenario.log"
+  reaped_cpu
+  echo "==> scenario $scenario FAILED after $((SECONDS - start))s, CPU $((REAPED - cpu))s" >>"$logs/$scenario.log"
   molecule destroy -s "$scenario" >/dev/null 2>&1 || true
   return 1
 }
 
 run_make() {
-  local target=$1 start=$SECONDS log="$logs/make-$1.log"
+  local target=$1 start=$SECONDS log="$logs/make-$1.log" cpu
+  reaped_cpu
+  cpu=$REAPED
   if make -C "$REPO_ROOT" "$target" >"$log" 2>&1; then
-    echo "==> make $target passed in $((SECONDS - start))s" >>"$log"
+    reaped_cpu
+    echo "==> make $target passed in $((SECONDS - start))s, CPU $((REAPED - cpu))s" >>"$log"
     return 0
   fi
-  echo "==> make $target FAILED after $((SECONDS - start))s" >>"$log"
+  reaped_cpu
+  echo "==> make $target FAILED after $((SECONDS - start))s, CPU $((REAPED - cpu))s" >>"$log"
   return 1
 }
 
@@ -116,4 +143,7 @@ for pid in "${pids[@]}"; do
 done
 [[ -z "$ee_build" ]] || wait "$ee_build" || true
 for step in "${steps[@]}"; do grep -h '^==> \(scenario\|make\)' "$logs/$(step_log "$step")" >&2 || true; done
+read -r busy ticks < <(cpu_ticks)
+busy_share=$((100 * (busy - busy_at_start) / (ticks - ticks_at_start)))
+echo "==> the machine's $(grep -c '^cpu[0-9]' /proc/stat) cores were busy ${busy_share}% of the run" >&2
 exit "$status"

@@ -10,8 +10,10 @@ Each of those directories' conftest.py imports them; kept out of tests/conftest.
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import uuid
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +95,31 @@ def register(config: pytest.Config) -> None:
     plugin = sys.modules[__name__]
     if not config.pluginmanager.is_registered(plugin):
         config.pluginmanager.register(plugin, "birtha_platform_fixtures")
+
+
+# CPU seconds each test cost (its fixtures' setup and teardown included), printed after the run: on the 2-core CI
+# machine CPU, not waiting, is what the scenarios share, and a test's wall time says little about it.
+CPU_SPENT: dict[str, float] = {}
+CPU_REPORTED = 15
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time and that of every child it has reaped: the playbooks (with their modules, which run
+    under the controller's nsenter), testinfra's commands; not the services in the containers."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    start = cpu_seconds()
+    yield
+    CPU_SPENT[item.nodeid] = cpu_seconds() - start
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not CPU_SPENT:
+        return
+    terminalreporter.section(f"most CPU per test (of {sum(CPU_SPENT.values()):.0f} s in all)")
+    for nodeid, seconds in sorted(CPU_SPENT.items(), key=lambda spent: spent[1], reverse=True)[:CPU_REPORTED]:
+        terminalreporter.write_line(f"{seconds:7.1f}s {nodeid}")

@@ -137,6 +137,13 @@ def other_host(host: Any, name: str) -> Any:
     return host.get_host(f"ansible://{name}", ansible_inventory=host.backend.ansible_inventory)
 
 
+def files_under(host: Any, path: str) -> list[str]:
+    """The files under a directory of a host, relative to it and sorted; none when the directory is absent."""
+    found = host.run(f"test ! -e {path} || find {path} -type f -printf '%P\\n'")
+    assert found.rc == 0, (host.backend.hostname, path, found.stderr)
+    return sorted(found.stdout.splitlines())
+
+
 def wait_for(what: str, probe, seconds: int, step: float = 1.0):
     """probe() until it returns something true; its last value otherwise fails the test."""
     deadline, value = time.monotonic() + seconds, None

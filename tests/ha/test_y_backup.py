@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from conftest import MEMBERS, cluster, leader_of, sql, wait_for
-from runbook_harness import PLAYBOOKS, other_host, platform_data
+from runbook_harness import PLAYBOOKS, files_under, other_host, platform_data
 
 testinfra_hosts = [f"ansible://{MEMBERS[0]}"]
 
@@ -20,14 +20,10 @@ def manifest(host, set_id: str) -> dict:
     return json.loads(other_host(host, SETS_HOST).file(f"{SETS}/{set_id}/manifest.json").content_string)
 
 
-def members_holding_set_files(members) -> dict[str, str]:
+def members_holding_set_files(members) -> dict[str, list[str]]:
     """The members with anything under the sets directory: the parts pass through them, the sets stay on SETS_HOST."""
-    held = {}
-    for name, member in members.items():
-        found = member.run(f"test ! -e {SETS} || find {SETS} -type f")
-        assert found.rc == 0, (name, found.stderr)
-        held[name] = found.stdout
-    return {name: files for name, files in held.items() if files.strip()}
+    held = {name: files_under(member, SETS) for name, member in members.items()}
+    return {name: files for name, files in held.items() if files}
 
 
 def runs_on(member) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from runbook_harness import PLAYBOOKS, other_host
+from runbook_harness import PLAYBOOKS, files_under, other_host
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("MOLECULE_SCENARIO_NAME") != "security",
@@ -21,9 +21,7 @@ SETS = "/var/backups/mlflow/sets"  # platform_backup_root's sets (molecule/secur
 
 def set_files(host, name: str) -> list[str]:
     """The files under the sets directory of one of the scenario's hosts, relative to it."""
-    found = other_host(host, name).run(f"test ! -e {SETS} || find {SETS} -type f -printf '%P\\n'")
-    assert found.rc == 0, (name, found.stderr)
-    return sorted(found.stdout.split())
+    return files_under(other_host(host, name), SETS)
 
 
 def test_a_verified_set_is_kept_on_the_backup_host_only(host, run_playbook):
