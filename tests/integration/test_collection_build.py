@@ -345,15 +345,18 @@ def platform_ports() -> dict[str, int]:
 
 
 def test_validate_accepts_a_valid_inventory_and_changes_nothing(installed, tmp_path):
-    """The preflight runs for real from the installed copy: every role's checks, community.general's port facts
-    included, on this machine as the one host."""
+    """The preflight runs for real from the installed copy: every role's checks, against community.general's port
+    facts (read once for all of them), on this machine as the one host."""
     result = run_validate(installed, tmp_path, platform_ports())
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     recap = re.search(r"^platform1\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=0\s+failed=0", result.stdout, re.M)
     assert recap, result.stdout[-2000:]
     assert int(recap.group(1)) >= 20 and recap.group(2) == "0"
+    ran_ok = r"\] \**\nok: \[platform1\]"  # a task's header, then its result on the one host
+    assert re.search(r"^TASK \[Find the listening ports, once for every role's check" + ran_ok, result.stdout, re.M)
     for role in ("postgres_server", "minio_server", "mlflow_server"):
-        assert f"TASK [birtha.mlflow.{role} : Validate | Find listening ports]" in result.stdout
+        checked = rf"^TASK \[birtha\.mlflow\.{role} : Validate \| Check that [^\]]* free or ours" + ran_ok
+        assert re.search(checked, result.stdout, re.M), role
     assert not (tmp_path / "state").exists()
 
 
