@@ -101,6 +101,26 @@ run_make() {
   return 1
 }
 
+# What failed in a failed step, printed again after the summary: CI keeps only a run's last lines, and the logs go
+# with its clone. pytest's short summary (the failed tests and their first line), else Ansible's failed tasks, else
+# the log's end.
+failure_summary() {
+  local log=$1 plain
+  grep -q '^==> .* FAILED' "$log" 2>/dev/null || return 0
+  plain=$(sed 's/\x1b\[[0-9;]*m//g; s/^ *│ \{0,1\}//' "$log")
+  echo "==> what failed in $(basename "$log" .log):"
+  # awk counts its own lines: a head closing the pipe would fail the run (pipefail) before the other summaries.
+  if grep -q 'short test summary info' <<<"$plain"; then
+    awk '/short test summary info/ { on = 1; next } on && /^=+ .* in [0-9.]+s/ { on = 0 } on && n++ < 60' <<<"$plain"
+  elif grep -q '^fatal: \[\|^failed: \[' <<<"$plain"; then
+    # The last failures: earlier ones are often ignored ones ("...ignoring").
+    grep -A 6 '^fatal: \[\|^failed: \[' <<<"$plain" | tail -n 60
+  else
+    tail -n 30 <<<"$plain"
+  fi
+  return 0
+}
+
 run_lane() {
   local status=0 step
   for step in $1; do
@@ -143,6 +163,7 @@ for pid in "${pids[@]}"; do
 done
 [[ -z "$ee_build" ]] || wait "$ee_build" || true
 for step in "${steps[@]}"; do grep -h '^==> \(scenario\|make\)' "$logs/$(step_log "$step")" >&2 || true; done
+for step in "${steps[@]}"; do failure_summary "$logs/$(step_log "$step")" >&2; done
 read -r busy ticks < <(cpu_ticks)
 busy_share=$((100 * (busy - busy_at_start) / (ticks - ticks_at_start)))
 echo "==> the machine's $(grep -c '^cpu[0-9]' /proc/stat) cores were busy ${busy_share}% of the run" >&2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -51,6 +52,14 @@ def derived_inventory(
     return str(directory / "hosts.yml"), str(credentials_dir(inventory))
 
 
+# The runner keeps the output as shown, colours and all (ANSIBLE_FORCE_COLOR): read it without them.
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+# How the default callback reports a change: for a task, a handler or a loop item ("changed: [host] => ..."), and
+# inside a failed (ignored) one's result, censored or not.
+CHANGED_LINE = re.compile(r"^changed: \[", re.MULTILINE)
+CHANGED_IN_FAILURE = re.compile(r"^\s+changed: true\s*$", re.MULTILINE)
+
+
 @dataclass
 class PlaybookResult:
     rc: int
@@ -61,6 +70,26 @@ class PlaybookResult:
 
     def changed(self) -> int:
         return sum(self.stats.get("changed", {}).values())
+
+    def changed_tasks(self) -> list[tuple[str, str]]:
+        """(host, "role : task") once for each run of a task or handler on a host that reported a change, failed and
+        ignored ones included. The runner censors a no_log result, its "changed" too; the line the output shows for
+        it (or for each of its loop items) still says "changed:". Compare the length with changed(), the recap's."""
+        found: list[tuple[str, str]] = []
+        items_changed: set[tuple[str, str]] = set()
+        for event in self.events:
+            kind, data = event.get("event") or "", event.get("event_data", {})
+            key = (data.get("host", ""), data.get("task_uuid", ""))
+            stdout = ANSI_COLOUR.sub("", event.get("stdout") or "")
+            said_changed = bool(CHANGED_LINE.search(stdout) or ("failed" in kind and CHANGED_IN_FAILURE.search(stdout)))
+            if kind in ("runner_item_on_ok", "runner_item_on_failed"):
+                if data.get("res", {}).get("changed") or said_changed:
+                    items_changed.add(key)
+            elif kind in ("runner_on_ok", "runner_on_failed"):
+                if data.get("res", {}).get("changed") or said_changed or key in items_changed:
+                    found.append((data["host"], f"{data.get('role') or ''} : {data['task']}"))
+                items_changed.discard(key)
+        return found
 
     def failed(self) -> int:
         return sum(self.stats.get("failures", {}).values()) + sum(self.stats.get("dark", {}).values())

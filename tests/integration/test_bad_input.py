@@ -393,6 +393,8 @@ def test_several_minio_hosts_are_refused(inventory, base_vars, tmp_path):
         (3, {}, {"racks": True}, "at most 1 in one rack"),
         (3, {}, {"addresses": False}, "The members of the SeaweedFS cluster need distinct addresses"),
         (3, {}, {}, "a SeaweedFS cluster, and platform_tls is off"),
+        # SeaweedFS sleeps whole minutes: 0 would run the maintenance back to back, holding the admin lock.
+        (3, {"seaweedfs_server_maintenance_minutes": 0}, {}, "seaweedfs_server_maintenance_minutes=0: give the whole"),
     ],
     ids=[
         "even-count",
@@ -401,6 +403,7 @@ def test_several_minio_hosts_are_refused(inventory, base_vars, tmp_path):
         "a-rack-each",
         "shared-address",
         "cluster-without-tls",
+        "maintenance-without-pause",
     ],
 )
 def test_a_seaweedfs_cluster_it_cannot_run_is_refused(
