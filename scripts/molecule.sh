@@ -111,7 +111,9 @@ failure_summary() {
   echo "==> what failed in $(basename "$log" .log):"
   # awk counts its own lines: a head closing the pipe would fail the run (pipefail) before the other summaries.
   if grep -q 'short test summary info' <<<"$plain"; then
-    awk '/short test summary info/ { on = 1; next } on && /^=+ .* in [0-9.]+s/ { on = 0 } on && n++ < 60' <<<"$plain"
+    # Its last line says how many failed and passed.
+    awk '/short test summary info/ { on = 1; next } on && /^=+ .* in [0-9.]+s/ { print; on = 0; next } on && n++ < 60' \
+      <<<"$plain"
   elif grep -q '^fatal: \[\|^failed: \[' <<<"$plain"; then
     # The last failures: earlier ones are often ignored ones ("...ignoring").
     grep -A 6 '^fatal: \[\|^failed: \[' <<<"$plain" | tail -n 60

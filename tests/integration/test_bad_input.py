@@ -393,8 +393,21 @@ def test_several_minio_hosts_are_refused(inventory, base_vars, tmp_path):
         (3, {}, {"racks": True}, "at most 1 in one rack"),
         (3, {}, {"addresses": False}, "The members of the SeaweedFS cluster need distinct addresses"),
         (3, {}, {}, "a SeaweedFS cluster, and platform_tls is off"),
-        # SeaweedFS sleeps whole minutes: 0 would run the maintenance back to back, holding the admin lock.
+        # SeaweedFS would silently run it every 17 minutes instead.
         (3, {"seaweedfs_server_maintenance_minutes": 0}, {}, "seaweedfs_server_maintenance_minutes=0: give the whole"),
+        (
+            3,
+            {"seaweedfs_server_maintenance_scripts": "volume.fix.replication -apply"},
+            {},
+            "seaweedfs_server_maintenance_scripts must be a list",
+        ),
+        # No maintenance needs no pause: the run gets past that check, to the next one.
+        (
+            3,
+            {"seaweedfs_server_maintenance_scripts": [], "seaweedfs_server_maintenance_minutes": 0},
+            {},
+            "a SeaweedFS cluster, and platform_tls is off",
+        ),
     ],
     ids=[
         "even-count",
@@ -404,6 +417,8 @@ def test_several_minio_hosts_are_refused(inventory, base_vars, tmp_path):
         "shared-address",
         "cluster-without-tls",
         "maintenance-without-pause",
+        "maintenance-not-a-list",
+        "no-maintenance-no-pause",
     ],
 )
 def test_a_seaweedfs_cluster_it_cannot_run_is_refused(

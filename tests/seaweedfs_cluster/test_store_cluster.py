@@ -88,7 +88,7 @@ def test_the_members_form_one_cluster_of_masters_and_volume_servers(members):
     assert sorted(data_nodes(members[MEMBERS[0]])) == sorted(ADDRESSES.values())
 
 
-def test_an_object_written_through_one_member_is_read_through_every_other_on_two_members(members):
+def test_an_object_written_through_one_member_is_read_through_every_other_on_two_members(members, capsys):
     key, text = f"written-on-1/{uuid.uuid4().hex}", uuid.uuid4().hex
     assert s3(members[MEMBERS[0]], "put", BUCKET, key, text) == {"put": key}
     for name in MEMBERS[1:]:
@@ -97,10 +97,16 @@ def test_an_object_written_through_one_member_is_read_through_every_other_on_two
     # built from the volume servers' heartbeats (anew after a leader change). CI twice found a young volume with one
     # copy while every member ran (cause not known); the masters' maintenance (the role's master.toml; every minute
     # here, molecule/shared/group_vars) copies it. Read until it holds, for four minutes.
-    deadline = time.monotonic() + MAINTENANCE_WAIT
-    while not ((held := volumes_held(members)) and set(held.values()) == {2}) and time.monotonic() < deadline:
+    started = time.monotonic()
+    first = held = volumes_held(members)
+    while not (held and set(held.values()) == {2}) and time.monotonic() < started + MAINTENANCE_WAIT:
         time.sleep(5)
+        held = volumes_held(members)
     assert held and set(held.values()) == {2}, held
+    if first != held:
+        # Shown in the scenario's log: how often a volume starts with one copy (the cause is still not known).
+        with capsys.disabled():
+            print(f"\n[replication] {dict(first)} at first, two copies each after {time.monotonic() - started:.0f} s")
 
 
 def volumes_held(members) -> Counter:
