@@ -12,8 +12,9 @@ version_added: 0.7.0
 description:
   - Runs C(pgbackrest info --output=json) for one stanza and returns its backups (oldest first), its WAL archive
     and the recoverable window. The window begins where the oldest backup ended (a restore needs a whole backup
-    below it) and ends now (the caller forces the current WAL segment into the archive first, as
-    C(pgbackrest check) does).
+    below it; pgBackRest picks one whose stop time is before the target, to the second) and ends at O(end_time),
+    or now. The caller commits a transaction and forces its WAL segment into the archive first, as role
+    C(postgres_pitr) does, since recovery to a time stops at the first commit after it.
   - Given O(target_time), checks it and returns it as PostgreSQL's C(recovery_target_time) takes it. A time
     without a zone, in the future or before the window fails the module, naming the window; nothing is changed.
   - A stanza pgBackRest reports as broken (a repository cipher that does not decrypt, a missing stanza, no valid
@@ -28,6 +29,11 @@ options:
     description:
       - A time to restore to, in ISO 8601 with a zone, for example V(2026-12-07T18:00:00Z) or
         V(2026-12-07 19:00:00+01:00).
+    type: str
+  end_time:
+    description:
+      - Where the window ends, ISO 8601 with a zone; a target after it is refused. Default now.
+      - The time of the newest commit known to be archived.
     type: str
   require_backup:
     description: Fail when the stanza has no backup yet (a restore needs one). Off, a stanza without a backup is
@@ -100,15 +106,15 @@ def epoch_iso(seconds: int) -> str:
     return iso(datetime.datetime.fromtimestamp(seconds, datetime.UTC))
 
 
-def parse_target(text: str) -> datetime.datetime:
-    """The target as an aware datetime; ValueError names the format on a bad or zoneless time."""
+def parse_target(text: str, name: str = "restore_target_time") -> datetime.datetime:
+    """The time as an aware datetime; ValueError names the format on a bad or zoneless time."""
     example = "write it as ISO 8601 with a zone, for example 2026-12-07T18:00:00Z"
     try:
         parsed = datetime.datetime.fromisoformat(text.strip())
     except ValueError as error:
-        raise ValueError(f"restore_target_time {text!r} is not a time ({error}): {example}") from None
+        raise ValueError(f"{name} {text!r} is not a time ({error}): {example}") from None
     if parsed.tzinfo is None:
-        raise ValueError(f"restore_target_time {text!r} has no time zone, so it could mean any of 24 hours: {example}")
+        raise ValueError(f"{name} {text!r} has no time zone, so it could mean any of 24 hours: {example}")
     return parsed
 
 
@@ -137,19 +143,31 @@ def archive_of(stanza: dict[str, Any]) -> dict[str, str]:
     return {"min": min(item["min"] for item in ranges), "max": max(item["max"] for item in ranges)}
 
 
-def window_of(backups: list[dict[str, Any]], now: datetime.datetime) -> dict[str, str]:
-    return {"start": backups[0]["stop"], "end": iso(now)} if backups else {}
+def window_of(backups: list[dict[str, Any]], end: datetime.datetime) -> dict[str, str]:
+    return {"start": epoch_iso(backups[0]["stop_epoch"] + 1), "end": iso(end)} if backups else {}
 
 
-def check_target(target: datetime.datetime, backups: list[dict[str, Any]], now: datetime.datetime) -> str:
+def check_target(
+    target: datetime.datetime,
+    backups: list[dict[str, Any]],
+    now: datetime.datetime,
+    end: datetime.datetime | None = None,
+) -> str:
     """Why a restore cannot reach the target, or an empty string when it can."""
-    window = window_of(backups, now)
+    end = end or now
+    window = window_of(backups, end)
     named = f"the recoverable window is {window['start']} to {window['end']}" if window else "there is no backup"
     if target > now:
         return f"restore_target_time {iso(target)} is in the future; {named}. Nothing was changed."
     if not backups:
         return f"restore_target_time {iso(target)} cannot be reached: {named} yet. Nothing was changed."
-    if target.timestamp() < backups[0]["stop_epoch"]:
+    if target > end:
+        return (
+            f"restore_target_time {iso(target)} is after the newest write the archive holds; {named}. Run again: "
+            "each run pushes the newest writes first. Nothing was changed."
+        )
+    # pgBackRest takes a backup whose stop time is before the target, both in whole seconds.
+    if int(target.timestamp()) <= backups[0]["stop_epoch"]:
         return (
             f"restore_target_time {iso(target)} is before the oldest backup ended; {named}. Pick a time inside it "
             "(older backups were expired by the retention). Nothing was changed."
@@ -157,9 +175,15 @@ def check_target(target: datetime.datetime, backups: list[dict[str, Any]], now: 
     return ""
 
 
+def printable(text: str) -> str:
+    """pgBackRest quotes what it failed to parse: with a wrong cipher pass, bytes Ansible cannot return."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def read_stanza(module: AnsibleModule, stanza: str) -> dict[str, Any]:
     command = [module.get_bin_path("pgbackrest", required=True), f"--stanza={stanza}", "--output=json", "info"]
     rc, out, err = module.run_command(command)
+    out, err = printable(out), printable(err)
     if rc != 0:
         module.fail_json(msg=f"pgbackrest info failed for stanza {stanza!r}: {(err or out).strip()}", rc=rc)
     stanzas = json.loads(out or "[]")
@@ -171,21 +195,32 @@ def main() -> None:
         argument_spec={
             "stanza": {"type": "str", "default": "mlflow"},
             "target_time": {"type": "str"},
+            "end_time": {"type": "str"},
             "require_backup": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
     stanza_name = module.params["stanza"]
     stanza = read_stanza(module, stanza_name)
-    status = stanza.get("status", {"code": 1, "message": "missing stanza"})
+    status = dict(stanza.get("status", {"code": 1, "message": "missing stanza"}))
+    # Status 99 ("other") says what went wrong per repository.
+    details = [repo["status"]["message"] for repo in stanza.get("repo", []) if repo.get("status", {}).get("code")]
+    if details:
+        status["message"] = f"{status.get('message')}: {' '.join(details)[:300]}"
     now = datetime.datetime.now(datetime.UTC)
+    end = now
+    if module.params["end_time"]:
+        try:
+            end = min(parse_target(module.params["end_time"], "end_time"), now)
+        except ValueError as error:
+            module.fail_json(msg=str(error))
     backups = backups_of(stanza)
     result: dict[str, Any] = {
         "changed": False,
         "status": status,
         "backups": backups,
         "archive": archive_of(stanza),
-        "window": window_of(backups, now),
+        "window": window_of(backups, end),
     }
     if status.get("code") not in READABLE_STATUS or (module.params["require_backup"] and not backups):
         module.fail_json(
@@ -200,7 +235,7 @@ def main() -> None:
             target = parse_target(module.params["target_time"])
         except ValueError as error:
             module.fail_json(msg=str(error), **result)
-        refused = check_target(target, backups, now)
+        refused = check_target(target, backups, now, end)
         if refused:
             module.fail_json(msg=refused, **result)
         utc = target.astimezone(datetime.UTC)

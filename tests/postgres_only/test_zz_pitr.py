@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import time
 import uuid
 
@@ -113,11 +114,14 @@ def test_a_point_in_time_restore_undoes_the_corruption_and_keeps_what_came_befor
     restored = run_playbook(PITR, {"restore_target_time": iso(target), "confirm_restore": True})
     assert restored.rc == 0, restored.stdout[-6000:]
     assert snapshot(run_playbook) == at_t
-    listed = on_host(run_playbook, "sh", "-c", "ls -d /var/lib/postgresql/*/main.*")["stdout"].split()
-    kept = [path for path in listed if ".before-pitr-" in path]
-    # The replaced data is kept, named in the report; the scratch copy became the live data.
-    assert len(kept) == 1 and len(listed) == 1, listed
-    assert f"The data it replaced is kept as {kept[0]}" in said(restored), restored.stdout[-3000:]
+    kept = re.search(r"The data it replaced is kept as (/\S+before-pitr-\d{8}T\d{6}Z)\.", said(restored))
+    assert kept, restored.stdout[-3000:]
+    # The replaced data is where the report says; the scratch copy became the live data; pgBackRest's recovery
+    # settings (its restore_command names the scratch directory) did not go live with it.
+    data_dir = kept.group(1).split(".before-pitr-")[0]
+    listed = on_host(run_playbook, "sh", "-c", f"ls -d {data_dir}.*; cat {data_dir}/postgresql.auto.conf")["stdout"]
+    assert kept.group(1) in listed.split() and f"{data_dir}.pitr-scratch" not in listed, listed
+    assert "restore_command" not in listed and "recovery_target" not in listed, listed
 
     # The restored cluster archives on its new timeline, and the role still finds it as it left it.
     sql(run_playbook, *new_run("pitr-after-restore"))
@@ -142,8 +146,9 @@ def test_a_gap_in_the_wal_archive_is_named_and_nothing_changes(run_playbook):
     info = on_host(
         run_playbook, "runuser", "-u", "postgres", "--", "pgbackrest", "--stanza=mlflow", "--output=json", "info"
     )
-    oldest = json.loads(info["stdout"])[0]["backup"][0]
-    missing = next_segment(oldest["archive"]["stop"])
+    # The segment after the newest backup's: the one a restore to any later time reads first.
+    newest = json.loads(info["stdout"])[0]["backup"][-1]
+    missing = next_segment(newest["archive"]["stop"])
     sql(run_playbook, *new_run("pitr-gap"))
     time.sleep(1)
     target = utc_now()
@@ -157,7 +162,7 @@ def test_a_gap_in_the_wal_archive_is_named_and_nothing_changes(run_playbook):
     finally:
         on_host(run_playbook, "sh", "-c", f"mv /root/{missing}-* /var/lib/pgbackrest/archive/mlflow/*/{missing[:16]}/")
     assert failed.rc != 0
-    assert f"a gap in the WAL archive: the repository has no WAL segment after {oldest['archive']['stop']}" in said(
+    assert f"a gap in the WAL archive: the repository has no WAL segment after {newest['archive']['stop']}" in said(
         failed
     ), failed.stdout[-3000:]
     assert "Nothing was changed: the live data was not touched" in said(failed)
@@ -173,7 +178,7 @@ def test_another_cipher_pass_is_refused_and_the_repository_kept(run_playbook):
     before = on_host(run_playbook, *conf)["stdout"]
     refused = run_playbook(ROLE, {"postgres_pitr_cipher_pass": "another-cipher-pass-" + uuid.uuid4().hex})
     assert refused.rc != 0
-    assert "is encrypted with the cipher pass in /etc/pgbackrest/pgbackrest.conf" in said(refused), refused.stdout[
-        -3000:
-    ]
+    assert "does not decrypt with postgres_pitr_cipher_pass (platform_db_archive_cipher_pass)" in said(refused), (
+        refused.stdout[-3000:]
+    )
     assert on_host(run_playbook, *conf)["stdout"] == before

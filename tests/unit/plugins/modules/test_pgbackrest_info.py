@@ -41,9 +41,10 @@ def test_backups_are_sorted_oldest_first_with_utc_times():
     assert backups[0]["wal_start"] == "000000010000000000000003"
 
 
-def test_the_window_starts_where_the_oldest_backup_ended():
+def test_the_window_starts_the_second_after_the_oldest_backup_ended():
+    # The backup stopped at 17:00:10; pgBackRest wants its stop time before the target, in whole seconds.
     assert info.window_of(info.backups_of(STANZA), NOW) == {
-        "start": "2026-12-07T17:00:10Z",
+        "start": "2026-12-07T17:00:11Z",
         "end": "2026-12-07T18:00:00Z",
     }
     assert info.window_of([], NOW) == {}
@@ -82,8 +83,10 @@ def test_a_target_inside_the_window_passes():
 @pytest.mark.parametrize(
     ("text", "said"),
     [
-        ("2026-12-07T18:00:01Z", "is in the future; the recoverable window is 2026-12-07T17:00:10Z to"),
-        ("2026-12-07T17:00:09Z", "is before the oldest backup ended; the recoverable window is 2026-12-07T17:00:10Z"),
+        ("2026-12-07T18:00:01Z", "is in the future; the recoverable window is 2026-12-07T17:00:11Z to"),
+        ("2026-12-07T17:00:09Z", "is before the oldest backup ended; the recoverable window is 2026-12-07T17:00:11Z"),
+        # pgBackRest compares whole seconds and wants the backup's stop time before the target.
+        ("2026-12-07T17:00:10.500000Z", "is before the oldest backup ended"),
     ],
 )
 def test_a_target_outside_the_window_is_refused_naming_it(text, said):
@@ -92,3 +95,16 @@ def test_a_target_outside_the_window_is_refused_naming_it(text, said):
 
 def test_a_stanza_without_a_backup_cannot_be_restored():
     assert "there is no backup yet" in info.check_target(info.parse_target("2026-12-07T17:30:00Z"), [], NOW)
+
+
+def test_a_target_after_the_newest_archived_write_is_refused():
+    end = datetime.datetime(2026, 12, 7, 17, 45, 0, tzinfo=datetime.UTC)
+    refused = info.check_target(info.parse_target("2026-12-07T17:50:00Z"), info.backups_of(STANZA), NOW, end)
+    assert "is after the newest write the archive holds; the recoverable window is 2026-12-07T17:00:11Z to" in refused
+    assert "2026-12-07T17:45:00Z" in refused
+    assert info.check_target(info.parse_target("2026-12-07T17:44:59Z"), info.backups_of(STANZA), NOW, end) == ""
+
+
+def test_the_end_time_is_named_when_it_has_no_zone():
+    with pytest.raises(ValueError, match="end_time '2026-12-07 17:45:00' has no time zone"):
+        info.parse_target("2026-12-07 17:45:00", "end_time")
