@@ -145,7 +145,7 @@ def owner_rows(cursor: Any, spec: TableSpec, groups: Iterable[tuple[str, ...]], 
         ).format(
             table=sql.Identifier(spec.table),
             groups=group_columns(spec),
-            arrays=sql.SQL(", ").join(sql.SQL("%s::text[]") for _ in columns),
+            arrays=sql.SQL(", ").join(sql.SQL("%s::text[]") for _column in columns),
         ),
         (extra, *columns),
     )
