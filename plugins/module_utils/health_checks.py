@@ -18,7 +18,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.http_client import Answer, HttpSettings, request
 from ansible_collections.birtha.mlflow.plugins.module_utils.pg_clusters import parse_clusters
-from ansible_collections.birtha.mlflow.plugins.module_utils.pg_stats import CONNECTION_USAGE_SQL, ConnectionUsage
+from ansible_collections.birtha.mlflow.plugins.module_utils.pg_stats import (
+    ARCHIVING_SQL,
+    CONNECTION_USAGE_SQL,
+    ConnectionUsage,
+)
 from ansible_collections.birtha.mlflow.plugins.module_utils.platform_checks import (
     FAIL,
     OK,
@@ -38,6 +42,10 @@ from ansible_collections.birtha.mlflow.plugins.module_utils.trust import tls_ver
 FIX_MLFLOW = "ansible-playbook playbooks/troubleshoot_mlflow_unavailable.yml"
 FIX_DATABASE = "ansible-playbook playbooks/troubleshoot_database_connection.yml (or emergency_outage.yml)"
 FIX_ARTIFACTS = "ansible-playbook playbooks/troubleshoot_artifact_storage.yml"
+FIX_ARCHIVING = (
+    "runuser -u postgres -- pgbackrest --stanza=mlflow check on the database host names what fails (the repository, "
+    "its cipher pass, its disk); the archiver's errors are in PostgreSQL's log"
+)
 FIX_USAGE = "ansible-playbook playbooks/troubleshoot_database_usage.yml"
 FIX_PROXY = "ansible-playbook playbooks/platform_up.yml --limit mlflow_proxy (re-applies the proxy and starts it)"
 FIX_PROXY_SERVER = "ansible-playbook playbooks/rolling_restart.yml (ends with every server enabled and UP)"
@@ -111,6 +119,40 @@ def connections_check(module: AnsibleModule, cluster: dict[str, Any], params: di
     if usage.percent >= params["connections_warn_percent"]:
         return Check("postgres", "connections", WARN, detail, FIX_USAGE, data)
     return Check("postgres", "connections", OK, detail, "", data)
+
+
+def archiving_verdict(state: dict[str, Any], warn_seconds: int, fail_seconds: int) -> tuple[str, str]:
+    """The status and detail of the archiving check from ARCHIVING_SQL's row."""
+    lag = int(state.get("lag_seconds") or 0)
+    detail = f"WAL archive {lag} s behind; last archived {state.get('last_archived_wal') or 'none yet'}"
+    if state.get("failing"):
+        detail += (
+            f"; the last attempt failed ({state.get('last_failed_wal')} at {state.get('last_failed_time')}, "
+            f"{state.get('failed_count')} failures since the counters were reset)"
+        )
+    if lag > fail_seconds:
+        return FAIL, detail + f": more than {fail_seconds} s, the point-in-time recovery window has stopped growing"
+    if lag > warn_seconds or state.get("failing"):
+        return WARN, detail
+    return OK, detail
+
+
+def archiving_check(module: AnsibleModule, cluster: dict[str, Any], params: dict[str, Any]) -> Check | None:
+    """WAL archiving (pgBackRest, platform_db_archiving): how far behind, and whether the last attempt failed. None
+    where the cluster does not archive."""
+    rc, out = psql(module, cluster, "postgres", ARCHIVING_SQL, params["timeout"])
+    if rc != 0:
+        return Check("postgres", "archiving", FAIL, f"could not read pg_stat_archiver: {out}", FIX_DATABASE)
+    try:
+        state = json.loads(out)
+    except ValueError:
+        return Check(
+            "postgres", "archiving", FAIL, f"unexpected answer from pg_stat_archiver: {out[:200]}", FIX_DATABASE
+        )
+    if state.get("mode") == "off":
+        return None
+    status, detail = archiving_verdict(state, params["archive_lag_warn_seconds"], params["archive_lag_fail_seconds"])
+    return Check("postgres", "archiving", status, detail, "" if status == OK else FIX_ARCHIVING, state)
 
 
 def json_answer(answer: Answer) -> Any:
@@ -212,6 +254,8 @@ def postgres_checks(module: AnsibleModule, params: dict[str, Any]) -> tuple[list
         )
         checks.append(Check("postgres", "select_1", OK if ok else FAIL, detail, "" if ok else FIX_DATABASE))
         checks.append(connections_check(module, cluster, params))
+        archiving = archiving_check(module, cluster, params)
+        checks += [archiving] if archiving else []
     else:
         checks.append(Check("postgres", "select_1", SKIP, "PostgreSQL does not accept connections"))
         checks.append(Check("postgres", "connections", SKIP, "PostgreSQL does not accept connections"))

@@ -62,6 +62,19 @@ def connection_findings(tier: str, connections: dict[str, Any] | None, level: fl
     ]
 
 
+def archive_findings(tier: str, archiving: dict[str, Any] | None, level: int | None) -> list[dict[str, Any]]:
+    """Where PostgreSQL archives its WAL: behind by more than the level, or its last attempt failed."""
+    if not archiving or not level_set(level):
+        return []
+    lag, failing = archiving["lag_seconds"], archiving["failing"]
+    detail = f"WAL archive {lag} s behind (warning level {level} s)"
+    if failing:
+        detail += (
+            f"; the last attempt failed ({archiving.get('last_failed_wal')} at {archiving.get('last_failed_time')})"
+        )
+    return [finding(tier, "archiving", lag > level or failing, detail, value=lag, threshold=level)]
+
+
 def size_findings(tier: str, check: str, kind: str, sizes: dict[str, int], level: int | None) -> list[dict[str, Any]]:
     if not level_set(level):
         return []
@@ -88,6 +101,7 @@ def evaluate(metrics: dict[str, Any], thresholds: dict[str, Any]) -> list[dict[s
     findings = [finding(tier, problem["check"], True, problem["detail"]) for problem in metrics.get("problems", [])]
     findings += disk_findings(tier, metrics.get("disks", []), thresholds.get("disk_used_percent"))
     findings += connection_findings(tier, metrics.get("connections"), thresholds.get("connections_used_percent"))
+    findings += archive_findings(tier, metrics.get("archiving"), thresholds.get("archive_lag_seconds"))
     findings += size_findings(
         tier, "database_size", "database", metrics.get("databases", {}), thresholds.get("database_size_bytes")
     )

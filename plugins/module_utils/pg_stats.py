@@ -119,6 +119,29 @@ def replication_state(cursor: Any) -> dict[str, Any]:
     }
 
 
+# One row: whether the cluster archives, pg_stat_archiver's counters, and the age of the oldest WAL segment waiting
+# to be archived (its .ready file): how far the archive is behind, in seconds (0 when nothing waits).
+ARCHIVING_SQL = (
+    "SELECT json_build_object('mode', current_setting('archive_mode'), 'failed_count', failed_count, "
+    "'last_archived_wal', last_archived_wal, 'last_archived_time', last_archived_time, "
+    "'last_failed_wal', last_failed_wal, 'last_failed_time', last_failed_time, "
+    "'failing', last_failed_time IS NOT NULL "
+    "AND (last_archived_time IS NULL OR last_failed_time > last_archived_time), "
+    "'lag_seconds', coalesce((SELECT floor(extract(epoch FROM now() - min(modification)))::int "
+    "FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'), 0)) FROM pg_stat_archiver"
+)
+
+
+def archiving_state(cursor: Any) -> dict[str, Any] | None:
+    """ARCHIVING_SQL's answer; None where the cluster does not archive its WAL."""
+    cursor.execute(ARCHIVING_SQL)
+    value = cursor.fetchone()[0]
+    data = json.loads(value) if isinstance(value, str) else value
+    if data.get("mode") == "off":
+        return None
+    return {**data, "lag_seconds": int(data.get("lag_seconds") or 0), "failing": bool(data.get("failing"))}
+
+
 def connection_usage(cursor: Any) -> ConnectionUsage:
     cursor.execute(CONNECTION_USAGE_SQL)
     return ConnectionUsage.from_json(cursor.fetchone()[0])

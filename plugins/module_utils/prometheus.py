@@ -97,6 +97,16 @@ FAMILIES: list[tuple[str, str, Callable[[dict[str, Any]], Samples]]] = [
         ],
     ),
     (
+        "archive_lag_seconds",
+        "How far PostgreSQL's WAL archive is behind: the age of the oldest segment waiting to be archived (0: none).",
+        lambda m: [({}, m["archiving"]["lag_seconds"])] if "archiving" in m else [],
+    ),
+    (
+        "archive_failing",
+        "Whether PostgreSQL's last attempt to archive a WAL segment failed (1) or not (0).",
+        lambda m: [({}, int(m["archiving"]["failing"]))] if "archiving" in m else [],
+    ),
+    (
         "experiments",
         "MLflow experiments by lifecycle stage.",
         lambda m: lifecycle_samples(m, "experiments"),

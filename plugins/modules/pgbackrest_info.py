@@ -85,7 +85,12 @@ target:
   description: O(target_time) in UTC, as ISO 8601 and as PostgreSQL's C(recovery_target_time).
   returned: when O(target_time) was given
   type: dict
-  sample: {iso: "2026-12-07T18:05:00Z", postgres: "2026-12-07 18:05:00.000000+00"}
+  sample: {iso: "2026-12-07T18:05:00Z", postgres: "2026-12-07 18:05:00.000000+00", base: {label: 20261207-170000F}}
+  contains:
+    base:
+      description: The backup a restore to the target starts from (the newest that ended before it), as in RV(backups).
+      type: dict
+      version_added: 0.7.0
 """
 
 import datetime
@@ -145,6 +150,13 @@ def archive_of(stanza: dict[str, Any]) -> dict[str, str]:
 
 def window_of(backups: list[dict[str, Any]], end: datetime.datetime) -> dict[str, str]:
     return {"start": epoch_iso(backups[0]["stop_epoch"] + 1), "end": iso(end)} if backups else {}
+
+
+def base_backup(backups: list[dict[str, Any]], target: datetime.datetime) -> dict[str, Any]:
+    """The backup pgBackRest restores for a recovery to target: the newest that ended before it (backups oldest
+    first, as backups_of gives them; the target already checked to be after the oldest)."""
+    before = [item for item in backups if item["stop_epoch"] < target.timestamp()]
+    return before[-1] if before else {}
 
 
 def check_target(
@@ -239,7 +251,11 @@ def main() -> None:
         if refused:
             module.fail_json(msg=refused, **result)
         utc = target.astimezone(datetime.UTC)
-        result["target"] = {"iso": iso(utc), "postgres": utc.strftime("%Y-%m-%d %H:%M:%S.%f+00")}
+        result["target"] = {
+            "iso": iso(utc),
+            "postgres": utc.strftime("%Y-%m-%d %H:%M:%S.%f+00"),
+            "base": base_backup(backups, utc),
+        }
     module.exit_json(**result)
 
 

@@ -14,7 +14,8 @@ description:
     (V(ok), V(warn), V(fail) or V(skip)) with a plain-words detail and, for a failure, the playbook that fixes it.
   - O(tier=postgres) finds the cluster listening on O(port) with C(pg_lsclusters), checks its systemd unit,
     C(pg_isready), C(SELECT 1) in O(database) (through C(psql) as the cluster's owner, the runbook's own client),
-    connections against C(max_connections), and free disk space of the data directory. Under Patroni
+    connections against C(max_connections), WAL archiving where it is on (C(archiving) - how many seconds the archive
+    is behind, and whether the last attempt failed), and free disk space of the data directory. Under Patroni
     (O(patroni_url)) the unit is Patroni's, and it also checks etcd's majority and the cluster - one leader, every
     member running, no standby far behind.
   - O(tier=minio) checks the C(minio) unit, C(/minio/health/live), C(/minio/health/ready) and, with
@@ -128,6 +129,19 @@ options:
     description: Warn when this share of C(max_connections) is in use (O(tier=postgres)).
     type: int
     default: 80
+  archive_lag_warn_seconds:
+    description:
+      - Where the cluster archives its WAL (pgBackRest, C(platform_db_archiving)), the check C(archiving) warns when
+        the oldest WAL segment waiting to be archived is older than this, or when the last attempt failed
+        (C(pg_stat_archiver)) (O(tier=postgres)). Not reported where C(archive_mode) is off.
+    type: int
+    default: 300
+    version_added: 0.7.0
+  archive_lag_fail_seconds:
+    description: The check C(archiving) fails when the archive is further behind than this (O(tier=postgres)).
+    type: int
+    default: 1800
+    version_added: 0.7.0
   data_dirs:
     description: Directories whose filesystem must have free space (PostgreSQL's data directory is added itself).
     type: list
@@ -238,8 +252,8 @@ checks:
       description: The tier.
       type: str
     check:
-      description: Name of the check (service, patroni, etcd, pg_isready, select_1, connections, live, ready, cluster,
-        master, volume, filer, health,
+      description: Name of the check (service, patroni, etcd, pg_isready, select_1, connections, archiving, live, ready,
+        cluster, master, volume, filer, health,
         api, artifacts, db_credentials, auth_db_credentials, s3_credentials, disk <path>).
       type: str
     status:
@@ -300,6 +314,8 @@ def argument_spec() -> dict[str, Any]:
         "artifact_check": {"type": "bool", "default": True},
         "cluster": {"type": "bool", "default": False},
         "connections_warn_percent": {"type": "int", "default": 80},
+        "archive_lag_warn_seconds": {"type": "int", "default": 300},
+        "archive_lag_fail_seconds": {"type": "int", "default": 1800},
         "data_dirs": {"type": "list", "elements": "path", "default": []},
         "disk_warn_percent": {"type": "int", "default": 85},
         "disk_fail_percent": {"type": "int", "default": 95},

@@ -19,7 +19,8 @@ description:
     MLflow's counts by SQL from its tracking database (O(mlflow_database)) - experiments and runs by lifecycle
     stage, registered models, model versions (MLflow's internally deleted versions left out, as its API does),
     and streaming replication - whether the server is a standby, and on a primary how far each standby's replay is
-    behind (bytes).
+    behind (bytes) - and, where it archives its WAL (pgBackRest), how many seconds the archive is behind and
+    whether its last attempt failed (RV(metrics.archiving), warned about above O(thresholds.archive_lag_seconds)).
     The server's C(data_directory) is added to O(data_dirs).
   - V(minio) (run as root) asks MinIO through C(mc) for each bucket's size and object count, the runbook's
     C(mc du). C(mc) reads the alias O(mc_alias) with its credentials from root's mc configuration
@@ -116,6 +117,12 @@ options:
         description: Warn when client connections reach this share of C(max_connections).
         type: float
         default: 80
+      archive_lag_seconds:
+        description: Where PostgreSQL archives its WAL, warn when the oldest segment waiting to be archived is older
+          than this, or the last attempt failed.
+        type: int
+        default: 300
+        version_added: 0.7.0
       database_size_bytes:
         description: Warn when a database is larger than this.
         type: int
@@ -246,6 +253,15 @@ metrics:
       sample: {in_recovery: false, replay_behind_bytes: null, standbys: [{name: db2, state: streaming,
         sync_state: sync, lag_bytes: 0}]}
       version_added: 0.7.0
+    archiving:
+      description:
+        - WAL archiving (V(postgres)), present only where C(archive_mode) is on - C(lag_seconds) (the age of the
+          oldest segment waiting to be archived, 0 when none waits), C(failing) (the last attempt failed), and
+          C(pg_stat_archiver)'s C(failed_count), C(last_archived_wal), C(last_archived_time), C(last_failed_wal),
+          C(last_failed_time).
+      type: dict
+      sample: {mode: "on", lag_seconds: 0, failing: false, failed_count: 0, last_archived_wal: 000000010000000000000007}
+      version_added: 0.7.0
     connections:
       description: Client connections (V(postgres)).
       type: dict
@@ -293,6 +309,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.metric_findings import evaluate
 from ansible_collections.birtha.mlflow.plugins.module_utils.pg_stats import (
+    archiving_state,
     connection_usage,
     database_sizes,
     largest_tables,
@@ -334,6 +351,7 @@ def argument_spec() -> dict[str, Any]:
             "options": {
                 "disk_used_percent": {"type": "float", "default": 85},
                 "connections_used_percent": {"type": "float", "default": 80},
+                "archive_lag_seconds": {"type": "int", "default": 300},
                 "database_size_bytes": {"type": "int", "default": 0},
                 "bucket_size_bytes": {"type": "int", "default": 0},
             },
@@ -377,6 +395,7 @@ def measure_server(cursor: Any) -> dict[str, Any]:
         },
         "data_directory": server_setting(cursor, "data_directory"),
         "replication": replication_state(cursor),
+        "archiving": archiving_state(cursor),
     }
 
 
@@ -411,6 +430,8 @@ def measure_postgres(params: dict[str, Any], metrics: dict[str, Any]) -> list[st
     metrics["databases"] = server["databases"]
     metrics["connections"] = server["connections"]
     metrics["replication"] = server["replication"]
+    if server["archiving"]:
+        metrics["archiving"] = server["archiving"]
     database = params["mlflow_database"]
     if database not in server["databases"]:
         add_problem(metrics, "mlflow_database", f"MLflow's database {database} does not exist on this server")

@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.birtha.mlflow.plugins.module_utils.health_checks import (
     api_check,
+    archiving_verdict,
     artifact_check,
     database_uri_check,
     endpoint_check,
@@ -293,3 +294,31 @@ def test_etcd_without_a_majority_and_a_silent_patroni_fail():
     assert [(c.check, c.status) for c in checks] == [("etcd", FAIL), ("patroni", FAIL)]
     assert "no majority" in checks[0].detail
     assert "does not answer" in checks[1].detail and "\n" not in checks[1].detail
+
+
+ARCHIVER = {"mode": "on", "failed_count": 0, "last_archived_wal": "000000010000000000000007", "failing": False}
+
+
+def test_an_archive_keeping_up_is_ok_and_says_how_far_behind():
+    status, detail = archiving_verdict({**ARCHIVER, "lag_seconds": 12}, 300, 1800)
+    assert (status, detail) == (OK, "WAL archive 12 s behind; last archived 000000010000000000000007")
+
+
+def test_a_failing_archiver_warns_naming_the_segment_even_before_it_falls_behind():
+    failing = {
+        **ARCHIVER,
+        "lag_seconds": 0,
+        "failing": True,
+        "failed_count": 3,
+        "last_failed_wal": "000000010000000000000008",
+        "last_failed_time": "2026-12-07T18:00:00Z",
+    }
+    status, detail = archiving_verdict(failing, 300, 1800)
+    assert status == WARN
+    assert "the last attempt failed (000000010000000000000008 at 2026-12-07T18:00:00Z, 3 failures" in detail
+
+
+def test_an_archive_behind_the_levels_warns_then_fails():
+    assert archiving_verdict({**ARCHIVER, "lag_seconds": 301}, 300, 1800)[0] == WARN
+    status, detail = archiving_verdict({**ARCHIVER, "lag_seconds": 1801}, 300, 1800)
+    assert status == FAIL and "more than 1800 s" in detail

@@ -108,3 +108,11 @@ def test_a_target_after_the_newest_archived_write_is_refused():
 def test_the_end_time_is_named_when_it_has_no_zone():
     with pytest.raises(ValueError, match="end_time '2026-12-07 17:45:00' has no time zone"):
         info.parse_target("2026-12-07 17:45:00", "end_time")
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [("2026-12-07T17:20:00Z", "20261207-170000F"), ("2026-12-07T17:40:00Z", "20261207-170000F_20261207-173000I")],
+)
+def test_a_restore_starts_from_the_newest_backup_that_ended_before_the_target(text, label):
+    assert info.base_backup(info.backups_of(STANZA), info.parse_target(text))["label"] == label

@@ -311,3 +311,27 @@ def test_each_bucket_is_measured_and_a_missing_or_failing_one_is_a_problem_not_a
     # Any other error is a bug, not a finding: it is not swallowed.
     with pytest.raises(KeyError):
         measure_each_bucket(metrics, "seaweedfs", ["x"], ["x"], lambda name: {}[name], (McError,))
+
+
+ARCHIVING = {"mode": "on", "lag_seconds": 0, "failing": False, "failed_count": 0, "last_archived_wal": "0000000100"}
+
+
+def test_an_archive_behind_or_failing_warns_and_one_keeping_up_is_ok():
+    levels = {**THRESHOLDS, "archive_lag_seconds": 300}
+    ok = by_check(evaluate({**POSTGRES, "archiving": ARCHIVING}, levels), "archiving")
+    assert [item["status"] for item in ok] == ["ok"]
+    behind = by_check(evaluate({**POSTGRES, "archiving": {**ARCHIVING, "lag_seconds": 301}}, levels), "archiving")
+    assert behind[0]["status"] == "warn" and behind[0]["detail"] == "WAL archive 301 s behind (warning level 300 s)"
+    failing = {**ARCHIVING, "failing": True, "last_failed_wal": "0000000101", "last_failed_time": "18:00"}
+    failed = by_check(evaluate({**POSTGRES, "archiving": failing}, levels), "archiving")
+    assert failed[0]["status"] == "warn" and "the last attempt failed (0000000101 at 18:00)" in failed[0]["detail"]
+    # No archiving (archive_mode off): nothing to report.
+    assert not by_check(evaluate(POSTGRES, levels), "archiving")
+
+
+def test_the_archive_lag_and_failure_are_gauges():
+    samples, _families = parse_exposition(render_prometheus({**POSTGRES, "archiving": {**ARCHIVING, "lag_seconds": 7}}))
+    labels = frozenset({("host", "db1"), ("tier", "postgres")})
+    assert samples[("birtha_mlflow_archive_lag_seconds", labels)] == 7
+    assert samples[("birtha_mlflow_archive_failing", labels)] == 0
+    assert not [key for key in parse_exposition(render_prometheus(POSTGRES))[0] if "archive" in key[0]]
