@@ -22,7 +22,9 @@ log_file="$BIRTHA_CACHE/ee-build.log"
 
 # ansible-builder and ansible-galaxy, at the versions requirements-dev.txt pins.
 "$REPO_ROOT/scripts/venv.sh" >&2
-base="$("$REPO_ROOT/scripts/build-image.sh" | tail -1)"
+"$REPO_ROOT/scripts/build-image.sh" >/dev/null
+# The base image, without the test hosts' layer (build-image.sh): its tag is the hash of build-image.sh.
+base="${HOST_IMAGE%:*}:$(sha256sum "$REPO_ROOT/scripts/build-image.sh" | cut -c1-12)"
 
 # One build at a time on this machine: they share podman's storage and two cores.
 exec 9>"$BIRTHA_CACHE/ee-build.lock"

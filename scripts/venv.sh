@@ -7,7 +7,17 @@ link_collection
 venv="$REPO_ROOT/.venv"
 stamp="$venv/.birtha-requirements"
 want="$(cat "$REPO_ROOT"/requirements.txt "$REPO_ROOT"/requirements-dev.txt | sha256sum | cut -c1-16)"
-if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then exit 0; fi
+# The modules that run on the controller (localhost tasks, the bad-input tests) import their module_utils from a zip
+# as they do on the hosts: the same compiled-code cache as the host image (scripts/zipimport), refreshed on every call.
+zipimport_hook() {
+  local hook="$REPO_ROOT/scripts/zipimport/birtha_zipimport_cache.py" site
+  for site in "$venv"/lib/python3*/site-packages; do
+    [[ -d $site ]] || continue
+    cmp -s "$hook" "$site/birtha_zipimport_cache.py" || cp "$hook" "$site/birtha_zipimport_cache.py"
+    [[ -f $site/birtha_zipimport_cache.pth ]] || echo "import birtha_zipimport_cache" >"$site/birtha_zipimport_cache.pth"
+  done
+}
+if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then zipimport_hook; exit 0; fi
 python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null || python=python3
 "$python" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' \
@@ -19,3 +29,4 @@ log "creating the controller virtualenv in .venv"
 "$venv/bin/pip" install -q --upgrade pip
 "$venv/bin/pip" install -q -r "$REPO_ROOT/requirements.txt" -r "$REPO_ROOT/requirements-dev.txt"
 echo "$want" > "$stamp"
+zipimport_hook
