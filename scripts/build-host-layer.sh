@@ -5,7 +5,7 @@
 # hash of the hook and of this script, so a new base, hook or recipe makes a new layer and an unchanged one is reused.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require podman sha256sum
-base="$1"
+base="${1:?usage: build-host-layer.sh BASE-IMAGE}"
 hook="$REPO_ROOT/scripts/zipimport/birtha_zipimport_cache.py"
 layer_hash="$(cat "$hook" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-8)"
 base_id="$(podman image inspect --format '{{.Id}}' "$base" | cut -c1-8)"
@@ -22,6 +22,6 @@ if ! podman image exists "$layered"; then
     echo "COPY birtha_zipimport_cache.py birtha_zipimport_cache.pth /usr/lib/python3/dist-packages/"
     echo "COPY cache /var/cache/birtha-zipimport"
   } >"$context/Containerfile"
-  podman build -q -t "$layered" -f "$context/Containerfile" "$context" >/dev/null
+  podman build -q --network none -t "$layered" -f "$context/Containerfile" "$context" >/dev/null
 fi
 echo "$layered"

@@ -10,8 +10,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require podman sha256sum
 recipe_hash="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)"
 image="${HOST_IMAGE%:*}:$recipe_hash"
+# Its own assignment: set -e does not stop at a command substitution inside another command's arguments.
 if podman image exists "$image"; then
-  podman tag "$("$REPO_ROOT/scripts/build-host-layer.sh" "$image")" "$HOST_IMAGE"
+  layered="$("$REPO_ROOT/scripts/build-host-layer.sh" "$image")"
+  podman tag "$layered" "$HOST_IMAGE"
   echo "$HOST_IMAGE"; exit 0
 fi
 [[ $EUID -eq 0 ]] || { echo "building the host image needs root (debootstrap, rootful podman)" >&2; exit 1; }
@@ -47,5 +49,6 @@ rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 # An old lists directory makes apt(cache_valid_time) refresh the empty package lists on first use.
 touch -d @0 "$root/var/lib/apt/lists"
 tar -C "$root" -c . | podman import --change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL SIGRTMIN+3' - "$image" >/dev/null
-podman tag "$("$REPO_ROOT/scripts/build-host-layer.sh" "$image")" "$HOST_IMAGE"
+layered="$("$REPO_ROOT/scripts/build-host-layer.sh" "$image")"
+podman tag "$layered" "$HOST_IMAGE"
 echo "$HOST_IMAGE"

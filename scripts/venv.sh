@@ -14,8 +14,11 @@ zipimport_hook() {
   for site in "$venv"/lib/python3*/site-packages; do
     [[ -d $site ]] || continue
     # Renamed into place: a Python starting meanwhile never reads half of it.
-    cmp -s "$hook" "$site/birtha_zipimport_cache.py" \
-      || { cp "$hook" "$site/.birtha_zipimport_cache.py.new" && mv -f "$site/.birtha_zipimport_cache.py.new" "$site/birtha_zipimport_cache.py"; }
+    if ! cmp -s "$hook" "$site/birtha_zipimport_cache.py"; then
+      local partial
+      partial="$(mktemp "$site/.birtha_zipimport_cache.XXXXXX")"
+      cp "$hook" "$partial" && chmod 0644 "$partial" && mv -f "$partial" "$site/birtha_zipimport_cache.py"
+    fi
     [[ -f $site/birtha_zipimport_cache.pth ]] || echo "import birtha_zipimport_cache" >"$site/birtha_zipimport_cache.pth"
   done
 }

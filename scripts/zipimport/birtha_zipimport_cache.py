@@ -9,7 +9,7 @@ run cost 0.26 CPU-s without this and 0.19 with it (60 runs of ``command`` and ``
 and ``make test`` runs many thousands of modules. Files imported from disk keep their compiled form in
 ``__pycache__``; this gives zip imports a cache of the same kind.
 
-scripts/zipimport/build-host-layer.sh puts this file and a ``.pth`` line importing it in the test hosts' image, a
+scripts/build-host-layer.sh puts this file and a ``.pth`` line importing it in the test hosts' image, a
 layer on the base image (the execution environment is built on the base, without it), so the system Python of every
 Molecule host and the sandbox loads it at start; MLflow's virtualenv does not. scripts/venv.sh puts it in the
 checkout's ``.venv``, for the modules that run on the controller (localhost tasks, the bad-input tests); it loads in
@@ -24,8 +24,10 @@ files root owns and alone can write): code another user could plant must never r
 What a module does is unchanged: the code loaded is what ``compile`` gave for the same source, with its file name
 set to this run's archive path (as importlib does for ``__pycache__`` files). A source whose compilation warns at
 all, whatever the warning filters, is never cached, so its warnings and ``-W error`` behave as without the cache.
-Two differences remain, both only while an entry is first written: the compilation that checks for warnings resets
-the warning registries (a "once" warning can show again), and only the main thread uses the cache.
+Only the main thread uses the cache (others compile as without it). While root writes an entry, the compilation
+that checks it for warnings changes the process's warning filters for that moment: the registries are reset (a
+"once" warning can show again), and a warning another thread raises meanwhile is taken for the source's, so that
+thread neither shows it nor fails on it under ``-W error``, and the source is not cached.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ from types import CodeType
 CACHE_ROOT = "/var/cache/birtha-zipimport"
 CACHE_DIR = os.path.join(
     CACHE_ROOT,
-    f"{sys.implementation.cache_tag}-{_frozen_importlib_external.MAGIC_NUMBER.hex()}-opt{sys.flags.optimize}",
+    f"{sys.implementation.cache_tag}-{_frozen_importlib_external.MAGIC_NUMBER.hex()}-opt{sys.flags.optimize}"
+    # The entries' format: -v2 never caches a source that warns; the first version's entries are never read.
+    "-v2",
 )
 # zipimport's own function, kept in zipimport itself: a reload of this module must wrap it, never its own wrapper.
 _ORIGINAL: Callable[[str, bytes], CodeType] | None = zipimport.__dict__.setdefault(
