@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the execution environment (execution-environment.yml) with ansible-builder on this machine and print
 # its name, localhost/birtha-mlflow-ee:<hash>, as the last line. No registry is reachable: the base is the
-# host image scripts/build-image.sh builds, Python packages come from PyPI, external collections from the
-# `ansible` package, and this collection from a tarball built here first.
+# base image scripts/build-image.sh builds (not the test hosts' layer on it), Python packages come from PyPI,
+# external collections from the `ansible` package, and this collection from a tarball built here first.
 #
 # The tag is a hash of all the image is built from: the build context ansible-builder writes (the
 # Containerfile with every step and pin, the requirement files, ansible-builder's own scripts), the

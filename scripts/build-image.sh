@@ -2,36 +2,18 @@
 # Build the Debian 12 systemd host image that the sandbox and every Molecule scenario run on.
 # No registry is reachable, so the image is debootstrapped and imported locally. The tag carries a
 # hash of this script, so editing the recipe rebuilds the image and an unchanged one is reused.
-# Two images: the base (tagged with that hash; the execution environment builds on it) and, on top of it, the test
-# hosts' (HOST_IMAGE, tagged with the base's hash and the zipimport hook's): the base plus scripts/zipimport, which
-# keeps the compiled code of what Python imports from a zip (every Ansible module). Test hosts only: the execution
-# environment AWX runs is built on the base, without it.
+# Two images: the base (tagged with that hash; the execution environment builds on it) and the test hosts'
+# (HOST_IMAGE): the base plus scripts/build-host-layer.sh's layer, the zipimport hook that keeps the compiled code of
+# what Python imports from a zip (every Ansible module). Test hosts only: the execution environment AWX runs is built
+# on the base, without it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require podman sha256sum
 recipe_hash="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)"
 image="${HOST_IMAGE%:*}:$recipe_hash"
-hook="$REPO_ROOT/scripts/zipimport/birtha_zipimport_cache.py"
-test_image="$image-$(sha256sum "$hook" | cut -c1-8)"
-
-# The test hosts' layer: the hook in the system Python's dist-packages, a .pth line that loads it at every start,
-# and its cache directory, root's alone.
-host_layer() {
-  podman image exists "$test_image" && return 0
-  local context
-  context="$(mktemp -d "$BIRTHA_CACHE/host-layer.XXXXXX")"
-  install -m 0644 "$hook" "$context/birtha_zipimport_cache.py"
-  echo "import birtha_zipimport_cache" >"$context/birtha_zipimport_cache.pth"
-  chmod 0644 "$context/birtha_zipimport_cache.pth"
-  install -d -m 0755 "$context/cache"
-  printf 'FROM %s\nCOPY birtha_zipimport_cache.py birtha_zipimport_cache.pth /usr/lib/python3/dist-packages/\nCOPY cache /var/cache/birtha-zipimport\n' \
-    "$image" >"$context/Containerfile"
-  podman build -q --network none -t "$test_image" -f "$context/Containerfile" "$context" >/dev/null
-  rm -rf "$context"
-}
-
+# Its own assignment: set -e does not stop at a command substitution inside another command's arguments.
 if podman image exists "$image"; then
-  host_layer
-  podman tag "$test_image" "$HOST_IMAGE"
+  layered="$("$REPO_ROOT/scripts/build-host-layer.sh" "$image")"
+  podman tag "$layered" "$HOST_IMAGE"
   echo "$HOST_IMAGE"; exit 0
 fi
 [[ $EUID -eq 0 ]] || { echo "building the host image needs root (debootstrap, rootful podman)" >&2; exit 1; }
@@ -67,6 +49,6 @@ rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 # An old lists directory makes apt(cache_valid_time) refresh the empty package lists on first use.
 touch -d @0 "$root/var/lib/apt/lists"
 tar -C "$root" -c . | podman import --change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL SIGRTMIN+3' - "$image" >/dev/null
-host_layer
-podman tag "$test_image" "$HOST_IMAGE"
+layered="$("$REPO_ROOT/scripts/build-host-layer.sh" "$image")"
+podman tag "$layered" "$HOST_IMAGE"
 echo "$HOST_IMAGE"

@@ -13,7 +13,12 @@ zipimport_hook() {
   local hook="$REPO_ROOT/scripts/zipimport/birtha_zipimport_cache.py" site
   for site in "$venv"/lib/python3*/site-packages; do
     [[ -d $site ]] || continue
-    cmp -s "$hook" "$site/birtha_zipimport_cache.py" || cp "$hook" "$site/birtha_zipimport_cache.py"
+    # Renamed into place: a Python starting meanwhile never reads half of it.
+    if ! cmp -s "$hook" "$site/birtha_zipimport_cache.py"; then
+      local partial
+      partial="$(mktemp "$site/.birtha_zipimport_cache.XXXXXX")"
+      cp "$hook" "$partial" && chmod 0644 "$partial" && mv -f "$partial" "$site/birtha_zipimport_cache.py"
+    fi
     [[ -f $site/birtha_zipimport_cache.pth ]] || echo "import birtha_zipimport_cache" >"$site/birtha_zipimport_cache.pth"
   done
 }

@@ -1,4 +1,4 @@
-"""execution-environment.yml agrees with the files it stands beside: the same pins as the controller, the host
+"""execution-environment.yml agrees with the files it stands beside: the same pins as the controller, the base
 image build-image.sh makes, and the external collections inside the pinned `ansible` package. `make ee` builds it
 (scripts/build-ee.sh); these checks catch drift without a build."""
 
@@ -50,7 +50,8 @@ def test_runtime_requirements_are_the_collections_own(definition):
 
 
 def test_base_image_is_the_one_build_image_sh_makes(definition):
-    """build-image.sh tags its image with a hash of itself; editing that script means naming the new tag here."""
+    """build-image.sh tags its base image with a hash of itself (the test hosts' layer on it is tagged otherwise);
+    editing that script means naming the new tag here."""
     script = REPO_ROOT / "scripts" / "build-image.sh"
     tag = hashlib.sha256(script.read_bytes()).hexdigest()[:12]
     lib = (REPO_ROOT / "scripts" / "lib.sh").read_text()
